@@ -1,0 +1,198 @@
+//! `universe diff-hash`: each change of `universe_hash` in the audit trail, with the
+//! symbols added and removed, then a summary. Exits 6 (stuck) when the universe has not
+//! changed for longer than `--stuck-after` (a generator that stopped publishing is stuck
+//! too).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::DiffHashConfig;
+use crate::exit::ExitCode;
+use crate::output::{self, printable};
+use crate::policy::field;
+use crate::store::AuditRecord;
+
+/// One publish, as diff-hash reads it.
+#[derive(Debug)]
+struct Entry {
+    at: i64,
+    universe_hash: String,
+    symbols: Vec<String>,
+    previous_hash: String,
+    added: Vec<String>,
+    removed: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Change {
+    at_epoch: i64,
+    from: String,
+    to: String,
+    added: Vec<String>,
+    removed: Vec<String>,
+}
+
+pub fn run(config: &DiffHashConfig) -> anyhow::Result<ExitCode> {
+    let mut store = config.store.open()?;
+    let trail = store.audit_trail()?;
+    let entries: Vec<Entry> = trail.iter().map(entry).collect::<anyhow::Result<_>>()?;
+    let Some(newest) = entries.last() else {
+        anyhow::bail!(
+            "the audit trail of {} is empty: nothing has been published",
+            store.describe()
+        );
+    };
+    let now = output::now_epoch();
+    let all_changes = changes(&entries);
+    // the current universe has stood since its change, or since the first entry we have
+    let last_change = all_changes.last().map_or(entries[0].at, |c| c.at_epoch);
+    let unchanged_for = now - last_change;
+    let cutoff = now - config.since.as_secs() as i64;
+    let recent: Vec<&Change> = all_changes
+        .iter()
+        .filter(|c| c.at_epoch >= cutoff)
+        .collect();
+    let distinct: BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.at >= cutoff)
+        .map(|e| e.universe_hash.as_str())
+        .collect();
+    let stuck = unchanged_for > config.stuck_after.as_secs() as i64;
+
+    if config.json {
+        super::print_json(&json!({
+            "store": store.describe(),
+            "since_s": config.since.as_secs(),
+            "changes": recent,
+            "summary": {
+                "entries": entries.iter().filter(|e| e.at >= cutoff).count(),
+                "distinct_hashes": distinct.len(),
+                "changes": recent.len(),
+                "current_hash": newest.universe_hash,
+                "last_change_epoch": last_change,
+                "unchanged_for_s": unchanged_for,
+                "stuck_after_s": config.stuck_after.as_secs(),
+                "stuck": stuck,
+            },
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "universe changes in {} over the last {}",
+            store.describe(),
+            humantime::format_duration(config.since)
+        )?;
+        for change in &recent {
+            writeln!(
+                out,
+                "{}  {} -> {}  +[{}] -[{}]",
+                output::epoch(change.at_epoch),
+                if change.from.is_empty() {
+                    "(none)"
+                } else {
+                    &change.from
+                },
+                change.to,
+                list(&change.added),
+                list(&change.removed)
+            )?;
+        }
+        writeln!(
+            out,
+            "{} changes, {} distinct hashes; current {} unchanged for {} (since {})",
+            recent.len(),
+            distinct.len(),
+            newest.universe_hash,
+            output::span(unchanged_for),
+            output::epoch(last_change)
+        )?;
+    }
+    if stuck {
+        eprintln!(
+            "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
+            newest.universe_hash,
+            output::span(unchanged_for),
+            humantime::format_duration(config.stuck_after)
+        );
+        return Ok(ExitCode::Stuck);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn list(symbols: &[String]) -> String {
+    symbols
+        .iter()
+        .map(|s| printable(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn entry(record: &AuditRecord) -> anyhow::Result<Entry> {
+    let get = |name: &str| {
+        record
+            .fields
+            .get(name)
+            .with_context(|| format!("audit entry {} has no {name}", record.id))
+    };
+    let json_list = |name: &str| -> anyhow::Result<Vec<String>> {
+        match record.fields.get(name) {
+            Some(text) => serde_json::from_str(text)
+                .with_context(|| format!("audit entry {}: {name} is not a JSON list", record.id)),
+            None => Ok(Vec::new()),
+        }
+    };
+    Ok(Entry {
+        at: get(field::CREATED_AT)?.parse().with_context(|| {
+            format!(
+                "audit entry {}: created_at_epoch is not a number",
+                record.id
+            )
+        })?,
+        universe_hash: get(field::UNIVERSE_HASH)?.clone(),
+        symbols: json_list(field::UNIVERSE_SYMBOLS)?,
+        previous_hash: record
+            .fields
+            .get("previous_universe_hash")
+            .cloned()
+            .unwrap_or_default(),
+        added: json_list("symbols_added")?,
+        removed: json_list("symbols_removed")?,
+    })
+}
+
+/// Every entry whose universe differs from the one before it.
+fn changes(entries: &[Entry]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut previous: Option<&Entry> = None;
+    for entry in entries {
+        let change = match previous {
+            None if entry.previous_hash != entry.universe_hash => Some(Change {
+                at_epoch: entry.at,
+                from: entry.previous_hash.clone(),
+                to: entry.universe_hash.clone(),
+                added: entry.added.clone(),
+                removed: entry.removed.clone(),
+            }),
+            Some(before) if before.universe_hash != entry.universe_hash => Some(Change {
+                at_epoch: entry.at,
+                from: before.universe_hash.clone(),
+                to: entry.universe_hash.clone(),
+                added: difference(&entry.symbols, &before.symbols),
+                removed: difference(&before.symbols, &entry.symbols),
+            }),
+            _ => None,
+        };
+        changes.extend(change);
+        previous = Some(entry);
+    }
+    changes
+}
+
+fn difference(a: &[String], b: &[String]) -> Vec<String> {
+    a.iter().filter(|s| !b.contains(s)).cloned().collect()
+}

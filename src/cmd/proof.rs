@@ -1,0 +1,230 @@
+//! `universe proof`: numbered checks an operator can trust, each PASS or FAIL with the
+//! value seen. Exit 0 only when every check passes, 5 otherwise.
+//!
+//! Everything is recomputed from what is stored; nothing is taken on the generator's word.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::ProofConfig;
+use crate::exit::ExitCode;
+use crate::output::{self, printable};
+use crate::policy::{self, Policy, field};
+use crate::select::{LEVERAGE_MAX, LEVERAGE_MIN};
+use crate::store::AuditRecord;
+
+#[derive(Debug, Serialize)]
+struct Check {
+    number: usize,
+    name: String,
+    pass: bool,
+    seen: String,
+}
+
+pub fn run(config: &ProofConfig) -> anyhow::Result<ExitCode> {
+    let mut store = config.store.open()?;
+    let policy = store.load_policy()?;
+    let checks = match &policy {
+        None => vec![check(
+            "a policy is present",
+            false,
+            format!("no policy in {}", store.describe()),
+        )],
+        Some(policy) => {
+            let trail = store.audit_trail()?;
+            checks(policy, trail.last(), config)
+        }
+    };
+    let checks: Vec<Check> = checks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| Check { number: i + 1, ..c })
+        .collect();
+    let passed = checks.iter().all(|c| c.pass);
+    if config.json {
+        super::print_json(&json!({"store": store.describe(), "passed": passed, "checks": checks}))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "proof of the policy in {}", store.describe())?;
+        for c in &checks {
+            let verdict = if c.pass { "PASS" } else { "FAIL" };
+            writeln!(
+                out,
+                "{:>2}. {verdict}  {}: {}",
+                c.number,
+                c.name,
+                printable(&c.seen)
+            )?;
+        }
+        let failed = checks.iter().filter(|c| !c.pass).count();
+        match failed {
+            0 => writeln!(out, "all {} checks passed", checks.len())?,
+            n => writeln!(out, "{n} of {} checks FAILED", checks.len())?,
+        }
+    }
+    Ok(if passed {
+        ExitCode::Success
+    } else {
+        ExitCode::ProofFailed
+    })
+}
+
+fn check(name: &str, pass: bool, seen: String) -> Check {
+    Check {
+        number: 0,
+        name: name.to_owned(),
+        pass,
+        seen,
+    }
+}
+
+fn field_equals(policy: &Policy, name: &str, expected: &str) -> Check {
+    let seen = policy.get(name);
+    check(
+        &format!("{name} is {expected}"),
+        seen == Some(expected),
+        seen.map_or_else(|| "missing".into(), |v| format!("{v:?}")),
+    )
+}
+
+fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &ProofConfig) -> Vec<Check> {
+    let symbols = policy.symbols();
+    let mut list = vec![
+        field_equals(policy, field::GENERATOR, policy::GENERATOR),
+        field_equals(policy, field::FEATURES_WINDOW, policy::FEATURES_WINDOW),
+        field_equals(policy, field::POLICY_VERSION, policy::POLICY_VERSION),
+    ];
+
+    let stored = policy.get(field::UNIVERSE_HASH);
+    list.push(match &symbols {
+        Ok(symbols) => {
+            let recomputed = policy::universe_hash(symbols);
+            check(
+                "universe_hash present and equal to the hash of universe_symbols",
+                stored == Some(recomputed.as_str()),
+                format!(
+                    "stored {}, recomputed {recomputed}",
+                    stored.unwrap_or("missing")
+                ),
+            )
+        }
+        Err(e) => check(
+            "universe_hash matches universe_symbols",
+            false,
+            e.to_string(),
+        ),
+    });
+
+    let stored = policy.get(field::POLICY_HASH);
+    let recomputed = policy::policy_hash(policy.fields());
+    list.push(check(
+        "policy_hash equal to the hash of the stored fields",
+        stored == Some(recomputed.as_str()),
+        format!(
+            "stored {}, recomputed {recomputed}",
+            stored.unwrap_or("missing")
+        ),
+    ));
+
+    let now = output::now_epoch();
+    list.push(match policy.epoch(field::VALID_UNTIL) {
+        Ok(until) if until > now => check(
+            "valid_until in the future",
+            true,
+            format!(
+                "{} (another {})",
+                output::epoch(until),
+                output::span(until - now)
+            ),
+        ),
+        Ok(until) => check(
+            "valid_until in the future",
+            false,
+            format!(
+                "{} (expired {} ago)",
+                output::epoch(until),
+                output::span(now - until)
+            ),
+        ),
+        Err(e) => check("valid_until in the future", false, e.to_string()),
+    });
+
+    let (min, max) = (config.min_symbols, config.top);
+    list.push(match &symbols {
+        Ok(symbols) => {
+            let distinct = symbols.iter().collect::<BTreeSet<_>>().len() == symbols.len();
+            check(
+                &format!("universe size within [{min}, {max}], no symbol twice"),
+                (min..=max).contains(&symbols.len()) && distinct,
+                format!(
+                    "{} symbols{}",
+                    symbols.len(),
+                    if distinct { "" } else { ", with duplicates" }
+                ),
+            )
+        }
+        Err(e) => check("universe size", false, e.to_string()),
+    });
+
+    list.push(leverage_check(policy, symbols.as_deref().ok()));
+    list.push(audit_check(policy, newest_audit));
+    list
+}
+
+fn leverage_check(policy: &Policy, symbols: Option<&[String]>) -> Check {
+    let name = format!("every symbol has a leverage within [{LEVERAGE_MIN}, {LEVERAGE_MAX}]");
+    let (Some(symbols), Ok(leverage)) = (symbols, policy.leverage()) else {
+        return check(
+            &name,
+            false,
+            "universe_symbols or leverage_by_symbol unreadable".into(),
+        );
+    };
+    let range = f64::from(LEVERAGE_MIN)..=f64::from(LEVERAGE_MAX);
+    let wrong: Vec<String> = symbols
+        .iter()
+        .filter_map(|s| match leverage.get(s) {
+            Some(l) if range.contains(l) => None,
+            Some(l) => Some(format!("{s}={l}")),
+            None => Some(format!("{s} missing")),
+        })
+        .collect();
+    let extra = leverage.keys().filter(|k| !symbols.contains(k)).count();
+    let seen = if wrong.is_empty() && extra == 0 {
+        let values: BTreeSet<String> = leverage.values().map(ToString::to_string).collect();
+        format!(
+            "{} symbols, leverage {}",
+            symbols.len(),
+            values.into_iter().collect::<Vec<_>>().join("/")
+        )
+    } else {
+        format!(
+            "{}; {extra} entries for symbols not in the universe",
+            wrong.join(", ")
+        )
+    };
+    check(&name, wrong.is_empty() && extra == 0, seen)
+}
+
+fn audit_check(policy: &Policy, newest: Option<&AuditRecord>) -> Check {
+    let name = "the newest audit entry describes this policy";
+    let Some(entry) = newest else {
+        return check(name, false, "the audit trail is empty".into());
+    };
+    let differing: Vec<&str> = [field::POLICY_HASH, field::UNIVERSE_HASH, field::RUN_ID]
+        .into_iter()
+        .filter(|name| entry.fields.get(*name).map(String::as_str) != policy.get(name))
+        .collect();
+    let seen = if differing.is_empty() {
+        format!(
+            "entry {} has this policy_hash, universe_hash and run_id",
+            entry.id
+        )
+    } else {
+        format!("entry {} differs in {}", entry.id, differing.join(", "))
+    };
+    check(name, differing.is_empty(), seen)
+}

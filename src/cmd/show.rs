@@ -1,0 +1,110 @@
+//! `universe show`: the current policy, as the trading services see it.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::exit::ExitCode;
+use crate::output::{self, printable};
+use crate::policy::{Policy, field};
+use crate::store::Location;
+
+pub fn run(location: &Location, as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut store = location.open()?;
+    let policy = store
+        .load_policy()?
+        .with_context(|| format!("no policy has been published to {}", store.describe()))?;
+    if as_json {
+        super::print_json(&to_json(&policy)?)?;
+    } else {
+        print_table(&policy, &store.describe())?;
+    }
+    Ok(ExitCode::Success)
+}
+
+fn to_json(policy: &Policy) -> anyhow::Result<serde_json::Value> {
+    let scores = policy.scores()?;
+    let leverage = policy.leverage()?;
+    let valid_until = policy.epoch(field::VALID_UNTIL)?;
+    let symbols: Vec<serde_json::Value> = policy
+        .symbols()?
+        .iter()
+        .enumerate()
+        .map(|(i, symbol)| {
+            let mut entry = serde_json::to_value(scores.get(symbol)).expect("serialisable");
+            if !entry.is_object() {
+                entry = json!({});
+            }
+            entry["rank"] = json!(i + 1);
+            entry["symbol"] = json!(symbol);
+            entry["leverage"] = json!(leverage.get(symbol));
+            entry
+        })
+        .collect();
+    Ok(json!({
+        "universe_hash": policy.get(field::UNIVERSE_HASH),
+        "policy_hash": policy.get(field::POLICY_HASH),
+        "run_id": policy.get(field::RUN_ID),
+        "generator": policy.get(field::GENERATOR),
+        "policy_version": policy.get(field::POLICY_VERSION),
+        "created_at_epoch": policy.epoch(field::CREATED_AT)?,
+        "valid_until_epoch": valid_until,
+        "valid": valid_until > output::now_epoch(),
+        "symbols": symbols,
+    }))
+}
+
+fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
+    let scores = policy.scores()?;
+    let leverage = policy.leverage()?;
+    let created = policy.epoch(field::CREATED_AT)?;
+    let valid_until = policy.epoch(field::VALID_UNTIL)?;
+    let left = valid_until - output::now_epoch();
+    let validity = if left > 0 {
+        format!("valid for another {}", output::span(left))
+    } else {
+        format!("EXPIRED {} ago", output::span(left))
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "universe {} from {store}\nmade {} (data time), valid until {} ({validity})\ngenerator {} {}, run {}",
+        policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
+        output::epoch(created),
+        output::epoch(valid_until),
+        policy.get(field::GENERATOR).unwrap_or("?"),
+        policy.get(field::POLICY_VERSION).unwrap_or("?"),
+        policy.get(field::RUN_ID).unwrap_or("?"),
+    )?;
+    writeln!(
+        out,
+        "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}",
+        "rank", "symbol", "score", "atr%15m", "trend1h", "mom15m", "mom1h", "lev"
+    )?;
+    for (i, symbol) in policy.symbols()?.iter().enumerate() {
+        let lev = leverage
+            .get(symbol)
+            .map_or_else(|| "?".into(), ToString::to_string);
+        match scores.get(symbol) {
+            Some(s) => writeln!(
+                out,
+                "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {lev:>4}",
+                i + 1,
+                printable(symbol),
+                s.score,
+                s.atr_pct_15m,
+                s.trend_1h,
+                s.mom_15m,
+                s.mom_1h,
+            )?,
+            None => writeln!(
+                out,
+                "{:>4}  {:<16} (no scores) {lev:>4}",
+                i + 1,
+                printable(symbol)
+            )?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! The typed errors that decide an exit code (see [`crate::exit`]).
+
+use std::fmt;
+
+/// A bad flag, environment variable or value. The message names the one at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Why a refresh refused to publish: the market data is not trustworthy.
+#[derive(Debug, thiserror::Error)]
+pub enum FailClosed {
+    #[error("could not fetch {what}: {detail}")]
+    Fetch { what: String, detail: String },
+    #[error(
+        "the exchange answered 418 (IP banned{}) at {url}; every request stopped",
+        retry_after_s.map(|s| format!(" for {s}s")).unwrap_or_default()
+    )]
+    Banned {
+        url: String,
+        retry_after_s: Option<u64>,
+    },
+    #[error("the run's deadline of {0}s passed before the data was complete")]
+    Deadline(u64),
+    #[error("candle fetches failed for {failed} of {needed} symbols (more than 2%): {examples}")]
+    CandleFailures {
+        failed: usize,
+        needed: usize,
+        examples: String,
+    },
+    #[error("only {scored} symbols could be scored, fewer than --min-symbols {min}")]
+    TooFewScored { scored: usize, min: usize },
+}
+
+/// The store could not be reached, read or written. `store` is the redacted location.
+#[derive(Debug)]
+pub struct StoreError {
+    pub store: String,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(store: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self {
+            store: store.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "store {}: {}", self.store, self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}

@@ -1,0 +1,190 @@
+//! Closed-candle windows: the last 96 closed 15m candles, and the last 96 closed 1h
+//! candles built from four aligned 15m candles each.
+//!
+//! A 1h candle built this way equals Binance's own (open of the first quarter, high and
+//! low over the four, close of the last), and the features read only 1h closes, which
+//! are the close of the hour's last 15m candle. One request thus serves both windows.
+
+/// 15 minutes and one hour, in ms.
+pub const M15: i64 = 15 * 60_000;
+pub const H1: i64 = 60 * 60_000;
+/// Candles in each window.
+pub const WINDOW: usize = 96;
+
+/// One OHLC candle; `open_time` in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candle {
+    pub open_time: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+impl Candle {
+    fn prices(&self) -> [f64; 4] {
+        [self.open, self.high, self.low, self.close]
+    }
+}
+
+/// The two windows features are computed on, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    pub m15: Vec<Candle>,
+    pub h1: Vec<Candle>,
+}
+
+/// Why a symbol's candles cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowError {
+    /// Fewer than 96 closed candles in a window.
+    Insufficient { m15: usize, h1: usize },
+    /// A price that is not finite or not positive.
+    BadPrice { open_time: i64 },
+}
+
+/// The `startTime` of the klines request for a refresh at `server_time`: 96 hours
+/// before the start of the hour in progress.
+pub fn request_start(server_time: i64) -> i64 {
+    hour_start(server_time) - WINDOW as i64 * H1
+}
+
+fn hour_start(time: i64) -> i64 {
+    time.div_euclid(H1) * H1
+}
+
+/// Builds both windows from 15m candles (oldest first) fetched from
+/// [`request_start`]. Candles not closed at `server_time` (open + 15m later than it) are
+/// dropped first.
+pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows, WindowError> {
+    let closed: Vec<Candle> = candles
+        .iter()
+        .copied()
+        .filter(|c| c.open_time + M15 <= server_time)
+        .collect();
+    let last_hour_end = hour_start(server_time);
+    let first_hour = last_hour_end - WINDOW as i64 * H1;
+    let in_hours = closed
+        .iter()
+        .filter(|c| c.open_time >= first_hour && c.open_time < last_hour_end);
+    let h1 = hourly(in_hours.clone());
+    let m15 = &closed[closed.len().saturating_sub(WINDOW)..];
+    if m15.len() < WINDOW || h1.len() < WINDOW {
+        return Err(WindowError::Insufficient {
+            m15: m15.len(),
+            h1: h1.len(),
+        });
+    }
+    let bad = m15
+        .iter()
+        .chain(in_hours)
+        .find(|c| c.prices().iter().any(|p| !p.is_finite() || *p <= 0.0));
+    if let Some(candle) = bad {
+        return Err(WindowError::BadPrice {
+            open_time: candle.open_time,
+        });
+    }
+    Ok(Windows {
+        m15: m15.to_vec(),
+        h1: h1[h1.len() - WINDOW..].to_vec(),
+    })
+}
+
+/// Aggregates 15m candles into 1h candles by aligned hour.
+fn hourly<'a>(candles: impl Iterator<Item = &'a Candle>) -> Vec<Candle> {
+    let mut hours: Vec<Candle> = Vec::with_capacity(WINDOW);
+    for c in candles {
+        let start = hour_start(c.open_time);
+        match hours.last_mut() {
+            Some(hour) if hour.open_time == start => {
+                hour.high = hour.high.max(c.high);
+                hour.low = hour.low.min(c.low);
+                hour.close = c.close;
+            }
+            _ => hours.push(Candle {
+                open_time: start,
+                ..*c
+            }),
+        }
+    }
+    hours
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 15m candles from `start` with close = index + 1.
+    fn series(start: i64, count: usize) -> Vec<Candle> {
+        (0..count)
+            .map(|i| {
+                let close = i as f64 + 1.0;
+                Candle {
+                    open_time: start + i as i64 * M15,
+                    open: close,
+                    high: close + 0.5,
+                    low: close - 0.5,
+                    close,
+                }
+            })
+            .collect()
+    }
+
+    const NOW: i64 = 1_761_220_350_000; // 2025-10-23 11:52:30 UTC
+
+    #[test]
+    fn the_forming_candle_is_dropped_and_hours_are_aligned() {
+        let start = request_start(NOW);
+        assert_eq!(start % H1, 0);
+        // 384 candles of 96 full hours, then 11:00, 11:15, 11:30 closed and 11:45 forming
+        let candles = series(start, 388);
+        let w = windows(&candles, NOW).unwrap();
+        assert_eq!(w.m15.len(), 96);
+        assert_eq!(w.m15.last().unwrap().open_time, hour_start(NOW) + 2 * M15);
+        assert_eq!(w.h1.len(), 96);
+        let last_hour = w.h1.last().unwrap();
+        assert_eq!(last_hour.open_time, hour_start(NOW) - H1);
+        // the hour 10:00 is candles 380..384: open of the first, close of the last
+        assert_eq!((last_hour.open, last_hour.close), (381.0, 384.0));
+        assert_eq!((last_hour.low, last_hour.high), (380.5, 384.5));
+    }
+
+    #[test]
+    fn a_candle_closing_exactly_at_server_time_counts() {
+        let candles = series(request_start(NOW), 388);
+        let at_close = candles[387].open_time + M15;
+        let w = windows(&candles, at_close).unwrap();
+        assert_eq!(w.m15.last().unwrap().open_time, candles[387].open_time);
+        let w = windows(&candles, at_close - 1).unwrap();
+        assert_eq!(w.m15.last().unwrap().open_time, candles[386].open_time);
+    }
+
+    #[test]
+    fn short_history_is_insufficient() {
+        let start = request_start(NOW) + H1; // listed an hour later: 95 full hours
+        let err = windows(&series(start, 384), NOW).unwrap_err();
+        assert_eq!(err, WindowError::Insufficient { m15: 96, h1: 95 });
+    }
+
+    #[test]
+    fn non_positive_or_non_finite_prices_are_bad() {
+        let mut candles = series(request_start(NOW), 388);
+        candles[10].low = 0.0;
+        assert_eq!(
+            windows(&candles, NOW).unwrap_err(),
+            WindowError::BadPrice {
+                open_time: candles[10].open_time
+            }
+        );
+        let mut candles = series(request_start(NOW), 388);
+        candles[386].close = f64::NAN;
+        assert!(matches!(
+            windows(&candles, NOW),
+            Err(WindowError::BadPrice { .. })
+        ));
+        // the forming candle is not judged
+        let mut candles = series(request_start(NOW), 388);
+        candles[387].close = f64::NAN;
+        assert!(windows(&candles, NOW).is_ok());
+    }
+}

@@ -1,0 +1,221 @@
+//! The request-weight gate every HTTP request passes before it is sent.
+//!
+//! Binance counts request weight per IP in fixed one-minute windows. The gate keeps the
+//! weight this run has sent (or the exchange reports, via `X-MBX-USED-WEIGHT-1M`, if
+//! that is higher: other programs share the IP) under the budget, and waits for the next
+//! minute rather than exceed it. After a 429 every sender waits out `Retry-After`; after
+//! a 418 nothing is sent again.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::FetchError;
+
+const MINUTE_MS: i64 = 60_000;
+
+#[derive(Debug)]
+pub struct WeightGate {
+    budget: u32,
+    deadline: Instant,
+    /// server clock − local clock, in ms, once known.
+    clock_offset_ms: AtomicI64,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The minute (server clock) `used` counts.
+    window: i64,
+    used: u32,
+    paused_until: Option<Instant>,
+    banned: Option<FetchError>,
+}
+
+impl WeightGate {
+    pub fn new(budget: u32, deadline: Instant) -> Self {
+        Self {
+            budget,
+            deadline,
+            clock_offset_ms: AtomicI64::new(0),
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Aligns minute windows with the exchange's clock.
+    pub fn set_server_time(&self, server_time_ms: i64) {
+        self.clock_offset_ms
+            .store(server_time_ms - local_ms(), Ordering::Relaxed);
+    }
+
+    fn server_now_ms(&self) -> i64 {
+        local_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Blocks until `weight` fits in the current minute's budget and reserves it.
+    pub fn acquire(&self, weight: u32) -> Result<(), FetchError> {
+        let mut state = self.state.lock().expect("gate lock");
+        loop {
+            if let Some(ban) = &state.banned {
+                return Err(ban.clone());
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(FetchError::Deadline);
+            }
+            let wake_at = if let Some(until) = state.paused_until.filter(|&u| u > now) {
+                until
+            } else {
+                let server_now = self.server_now_ms();
+                let window = server_now.div_euclid(MINUTE_MS);
+                if window != state.window {
+                    state.window = window;
+                    state.used = 0;
+                }
+                if state.used + weight <= self.budget {
+                    state.used += weight;
+                    return Ok(());
+                }
+                // a little past the boundary, so both clocks agree the minute turned
+                let next_minute = (window + 1) * MINUTE_MS + 250;
+                now + Duration::from_millis((next_minute - server_now) as u64)
+            };
+            if wake_at >= self.deadline {
+                return Err(FetchError::Deadline);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, wake_at - now)
+                .expect("gate lock")
+                .0;
+        }
+    }
+
+    /// Takes the exchange's count of this minute's weight into account.
+    pub fn observe_used(&self, used: u32) {
+        let mut state = self.state.lock().expect("gate lock");
+        if state.window == self.server_now_ms().div_euclid(MINUTE_MS) {
+            state.used = state.used.max(used);
+        }
+    }
+
+    /// 429: nobody sends until `retry_after` has passed (else until the next minute).
+    pub fn pause(&self, retry_after: Option<Duration>) {
+        let wait = retry_after.unwrap_or_else(|| {
+            let into_minute = self.server_now_ms().rem_euclid(MINUTE_MS);
+            Duration::from_millis((MINUTE_MS - into_minute) as u64 + 250)
+        });
+        let until = Instant::now() + wait;
+        let mut state = self.state.lock().expect("gate lock");
+        state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+        self.changed.notify_all();
+    }
+
+    /// 418: nothing is sent again; every waiting sender fails with `ban`.
+    pub fn ban(&self, ban: FetchError) {
+        let mut state = self.state.lock().expect("gate lock");
+        state.banned.get_or_insert(ban);
+        self.changed.notify_all();
+    }
+
+    /// Sleeps `wait` unless the deadline comes first or a ban arrives.
+    pub fn sleep(&self, wait: Duration) -> Result<(), FetchError> {
+        let until = Instant::now() + wait;
+        if until >= self.deadline {
+            return Err(FetchError::Deadline);
+        }
+        let mut state = self.state.lock().expect("gate lock");
+        loop {
+            if let Some(ban) = &state.banned {
+                return Err(ban.clone());
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .expect("gate lock")
+                .0;
+        }
+    }
+
+    /// Time left before the run's deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+fn local_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(600)
+    }
+
+    #[test]
+    fn weight_within_budget_passes_at_once() {
+        let gate = WeightGate::new(100, far());
+        for _ in 0..50 {
+            gate.acquire(2).unwrap();
+        }
+        assert_eq!(gate.state.lock().unwrap().used, 100);
+    }
+
+    #[test]
+    fn over_budget_waits_for_the_next_minute_or_fails_at_the_deadline() {
+        let gate = WeightGate::new(10, Instant::now() + Duration::from_millis(200));
+        // pin the clock so that the minute cannot turn during the test
+        gate.set_server_time(local_ms().div_euclid(MINUTE_MS) * MINUTE_MS + 1000);
+        gate.acquire(10).unwrap();
+        let started = Instant::now();
+        assert!(matches!(gate.acquire(1), Err(FetchError::Deadline)));
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "fails at once when the wait cannot end in time"
+        );
+    }
+
+    #[test]
+    fn the_exchanges_count_raises_ours() {
+        let gate = WeightGate::new(100, far());
+        gate.set_server_time(local_ms().div_euclid(MINUTE_MS) * MINUTE_MS + 1000);
+        gate.acquire(1).unwrap();
+        gate.observe_used(95);
+        gate.acquire(5).unwrap();
+        assert_eq!(gate.state.lock().unwrap().used, 100);
+    }
+
+    #[test]
+    fn a_pause_holds_every_sender() {
+        let gate = WeightGate::new(1000, far());
+        gate.pause(Some(Duration::from_millis(300)));
+        let started = Instant::now();
+        gate.acquire(1).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[test]
+    fn a_ban_fails_every_later_request() {
+        let gate = WeightGate::new(1000, far());
+        gate.ban(FetchError::Banned {
+            url: "u".into(),
+            retry_after_s: Some(120),
+        });
+        assert!(matches!(gate.acquire(1), Err(FetchError::Banned { .. })));
+        assert!(matches!(
+            gate.sleep(Duration::from_millis(1)),
+            Err(FetchError::Banned { .. })
+        ));
+    }
+}

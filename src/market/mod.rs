@@ -1,0 +1,331 @@
+//! Market data: where it comes from ([`Source`]: the exchange or a recorded snapshot),
+//! what a refresh reads of it ([`Endpoint`]), and how it is gathered in parallel.
+//!
+//! - `wire`: Binance's JSON shapes, parsed strictly.
+//! - `client`: the HTTP source, behind the `limiter`'s request-weight gate.
+//! - `snapshot`: a folder of recorded responses, and the recorder that writes one.
+//! - `candles`: closed-candle windows (15m, and 1h built from aligned 15m candles).
+
+pub mod candles;
+pub mod client;
+pub mod limiter;
+pub mod snapshot;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::error::FailClosed;
+pub use candles::{Candle, Windows};
+pub use wire::{Book, SymbolInfo};
+
+/// One kline request per symbol covers both windows: 96 hours of 15m candles from an
+/// hour boundary (384) plus the hour in progress (≤ 4), under Binance's 500 limit, so it
+/// costs weight 2.
+pub const KLINES_LIMIT: u32 = 499;
+
+/// The responses a refresh reads, in the order it reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint<'a> {
+    Time,
+    ExchangeInfo,
+    Ticker24h,
+    BookTicker,
+    /// 15m candles of one symbol from `start_time` (ms) on.
+    Klines {
+        symbol: &'a str,
+        start_time: i64,
+    },
+}
+
+impl Endpoint<'_> {
+    /// Binance's request weight for this call (USDⓈ-M REST documentation).
+    pub fn weight(&self) -> u32 {
+        match self {
+            Endpoint::Time | Endpoint::ExchangeInfo => 1,
+            Endpoint::Ticker24h => 40,
+            Endpoint::BookTicker => 5,
+            Endpoint::Klines { .. } => klines_weight(KLINES_LIMIT),
+        }
+    }
+
+    /// Path and query, relative to the base URL.
+    pub fn path_and_query(&self) -> String {
+        match self {
+            Endpoint::Time => "/fapi/v1/time".into(),
+            Endpoint::ExchangeInfo => "/fapi/v1/exchangeInfo".into(),
+            Endpoint::Ticker24h => "/fapi/v1/ticker/24hr".into(),
+            Endpoint::BookTicker => "/fapi/v1/ticker/bookTicker".into(),
+            Endpoint::Klines { symbol, start_time } => format!(
+                "/fapi/v1/klines?symbol={}&interval=15m&startTime={start_time}&limit={KLINES_LIMIT}",
+                percent_encode(symbol)
+            ),
+        }
+    }
+
+    /// The largest body accepted; more is treated as a malformed response.
+    pub fn body_limit(&self) -> u64 {
+        match self {
+            Endpoint::Time => 4 << 10,
+            Endpoint::ExchangeInfo => 32 << 20,
+            Endpoint::Ticker24h | Endpoint::BookTicker => 8 << 20,
+            Endpoint::Klines { .. } => 1 << 20,
+        }
+    }
+
+    /// The symbol this request is about, for error messages.
+    pub fn symbol(&self) -> Option<&str> {
+        match self {
+            Endpoint::Klines { symbol, .. } => Some(symbol),
+            _ => None,
+        }
+    }
+}
+
+/// Binance's weight of a klines request by its `limit`.
+pub fn klines_weight(limit: u32) -> u32 {
+    match limit {
+        0..100 => 1,
+        100..500 => 2,
+        500..=1000 => 5,
+        _ => 10,
+    }
+}
+
+/// Percent-encodes a symbol for a query string (symbols may be non-ASCII).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Why one request gave no usable body.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    /// 418: the IP is banned. Fatal for the whole run.
+    #[error("{url}: 418 banned")]
+    Banned {
+        url: String,
+        retry_after_s: Option<u64>,
+    },
+    /// The run's deadline passed. Fatal for the whole run.
+    #[error("the run's deadline passed")]
+    Deadline,
+    #[error("{url}: HTTP {status} after {attempts} attempt(s): {body}")]
+    Status {
+        url: String,
+        status: u16,
+        attempts: u32,
+        body: String,
+    },
+    #[error("{url}: {detail} after {attempts} attempt(s)")]
+    Transport {
+        url: String,
+        detail: String,
+        attempts: u32,
+    },
+    #[error("{url}: malformed response{}: {detail}", symbol.as_deref().map(|s| format!(" for {s}")).unwrap_or_default())]
+    Malformed {
+        url: String,
+        symbol: Option<String>,
+        detail: String,
+    },
+    #[error("{0}")]
+    Snapshot(String),
+}
+
+impl FetchError {
+    /// Errors after which no further request may be sent.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, FetchError::Banned { .. } | FetchError::Deadline)
+    }
+
+    /// The run-level failure this error becomes when it hits a required endpoint.
+    pub fn into_fail_closed(self, what: &str, deadline_s: u64) -> FailClosed {
+        match self {
+            FetchError::Banned { url, retry_after_s } => FailClosed::Banned { url, retry_after_s },
+            FetchError::Deadline => FailClosed::Deadline(deadline_s),
+            other => FailClosed::Fetch {
+                what: what.to_owned(),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Where responses come from. Implementations return the raw body, so that what is
+/// recorded in a snapshot is exactly what a live run parsed.
+pub trait Source: Sync {
+    fn fetch(&self, endpoint: &Endpoint<'_>) -> Result<Vec<u8>, FetchError>;
+
+    /// How many seconds the whole run may take (for the fail-closed message).
+    fn deadline_s(&self) -> u64 {
+        0
+    }
+
+    /// Request accounting so far; zero for sources that send no requests.
+    fn usage(&self) -> Usage {
+        Usage::default()
+    }
+}
+
+/// What a run cost the exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    pub requests: u64,
+    pub weight: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+/// Everything a refresh reads before candles: exchangeInfo, 24h tickers, best bid/ask.
+#[derive(Debug)]
+pub struct Overview {
+    /// Server time in ms since the epoch; all ages and windows are measured from it.
+    pub server_time: i64,
+    pub symbols: Vec<SymbolInfo>,
+    /// exchangeInfo's REQUEST_WEIGHT per minute, when it states one.
+    pub weight_limit: Option<u32>,
+    /// 24h quote volume by symbol.
+    pub quote_volumes: HashMap<String, f64>,
+    pub books: HashMap<String, Book>,
+}
+
+/// Fetches time, exchangeInfo, 24h tickers and book tickers concurrently (one round trip).
+/// Any of them missing fails the run closed.
+pub fn fetch_overview(source: &dyn Source) -> Result<Overview, FailClosed> {
+    let fetch = |endpoint: Endpoint<'static>, what: &str| {
+        source
+            .fetch(&endpoint)
+            .map_err(|e| e.into_fail_closed(what, source.deadline_s()))
+    };
+    let (time, info, tickers, books) = std::thread::scope(|scope| {
+        let time = scope.spawn(|| fetch(Endpoint::Time, "server time (/fapi/v1/time)"));
+        let info = scope.spawn(|| fetch(Endpoint::ExchangeInfo, "exchangeInfo"));
+        let tickers = scope.spawn(|| fetch(Endpoint::Ticker24h, "24h tickers"));
+        let books = fetch(Endpoint::BookTicker, "book tickers");
+        (join(time), join(info), join(tickers), books)
+    });
+    let (time, info, tickers, books) = (time?, info?, tickers?, books?);
+    let malformed = |what: &str, detail: String| FailClosed::Fetch {
+        what: what.to_owned(),
+        detail,
+    };
+    let server_time = wire::parse_time(&time).map_err(|e| malformed("server time", e))?;
+    let exchange = wire::parse_exchange_info(&info).map_err(|e| malformed("exchangeInfo", e))?;
+    Ok(Overview {
+        server_time,
+        symbols: exchange.symbols,
+        weight_limit: exchange.weight_limit,
+        quote_volumes: wire::parse_tickers(&tickers).map_err(|e| malformed("24h tickers", e))?,
+        books: wire::parse_books(&books).map_err(|e| malformed("book tickers", e))?,
+    })
+}
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Fetches the 15m candles of each symbol with a bounded pool of `concurrency` workers.
+///
+/// Returns one result per symbol, in the same order. A fatal error (418, deadline) stops
+/// every worker and fails the run; other errors are per symbol. `on_done` is called after
+/// each symbol, for progress.
+pub fn fetch_candles(
+    source: &dyn Source,
+    symbols: &[&str],
+    start_time: i64,
+    concurrency: usize,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<Result<Vec<Candle>, FetchError>>, FailClosed> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let fatal: Mutex<Option<FetchError>> = Mutex::new(None);
+    let results: Mutex<Vec<Option<Result<Vec<Candle>, FetchError>>>> =
+        Mutex::new(symbols.iter().map(|_| None).collect());
+    let worker = || {
+        while !stop.load(Ordering::Relaxed) {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&symbol) = symbols.get(index) else {
+                break;
+            };
+            let endpoint = Endpoint::Klines { symbol, start_time };
+            let result = source.fetch(&endpoint).and_then(|body| {
+                wire::parse_klines(&body).map_err(|detail| FetchError::Malformed {
+                    url: endpoint.path_and_query(),
+                    symbol: Some(symbol.to_owned()),
+                    detail,
+                })
+            });
+            if let Err(error) = &result
+                && error.is_fatal()
+            {
+                stop.store(true, Ordering::Relaxed);
+                fatal
+                    .lock()
+                    .expect("fatal lock")
+                    .get_or_insert(error.clone());
+            }
+            results.lock().expect("results lock")[index] = Some(result);
+            on_done();
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, symbols.len().max(1)) {
+            scope.spawn(worker);
+        }
+    });
+    if let Some(error) = fatal.into_inner().expect("fatal lock") {
+        return Err(error.into_fail_closed("candles", source.deadline_s()));
+    }
+    Ok(results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .map(|r| r.expect("every symbol was fetched"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn klines_weights_follow_binance() {
+        assert_eq!(klines_weight(99), 1);
+        assert_eq!(klines_weight(100), 2);
+        assert_eq!(klines_weight(499), 2);
+        assert_eq!(klines_weight(500), 5);
+        assert_eq!(klines_weight(1000), 5);
+        assert_eq!(klines_weight(1001), 10);
+        assert_eq!(
+            Endpoint::Klines {
+                symbol: "X",
+                start_time: 0
+            }
+            .weight(),
+            2
+        );
+    }
+
+    #[test]
+    fn non_ascii_symbols_are_percent_encoded() {
+        let endpoint = Endpoint::Klines {
+            symbol: "币安人生USDT",
+            start_time: 5,
+        };
+        assert_eq!(
+            endpoint.path_and_query(),
+            "/fapi/v1/klines?symbol=%E5%B8%81%E5%AE%89%E4%BA%BA%E7%94%9FUSDT&interval=15m&startTime=5&limit=499"
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Binance USDⓈ-M REST bodies, parsed strictly: a body or row of the wrong shape is an
+//! error that says what was wrong, never a silently skipped record.
+//!
+//! Prices and volumes arrive as decimal strings. They are parsed as given, so a `"NaN"`
+//! reaches the selection as NaN and is excluded there with a reason.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+use super::Candle;
+
+/// One record of exchangeInfo's `symbols`, the fields the selection reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymbolInfo {
+    pub symbol: String,
+    pub contract_type: String,
+    pub status: String,
+    pub quote_asset: String,
+    pub margin_asset: String,
+    /// ms since the epoch; 4133404800000 (2100-12-25) when no delivery is scheduled.
+    pub delivery_date: i64,
+    /// ms since the epoch.
+    pub onboard_date: i64,
+}
+
+/// Best bid and ask.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Book {
+    pub bid: f64,
+    pub ask: f64,
+}
+
+/// The parts of exchangeInfo a refresh uses.
+#[derive(Debug)]
+pub struct ExchangeInfo {
+    pub symbols: Vec<SymbolInfo>,
+    pub weight_limit: Option<u32>,
+}
+
+/// A decimal that Binance sends as a string (a JSON number is accepted too).
+#[derive(Debug, Clone, Copy)]
+struct Decimal(f64);
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DecimalVisitor;
+        impl Visitor<'_> for DecimalVisitor {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal number as a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+                v.trim()
+                    .parse()
+                    .map(Decimal)
+                    .map_err(|_| E::custom(format!("{v:?} is not a number")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+                Ok(Decimal(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+                Ok(Decimal(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+                Ok(Decimal(v as f64))
+            }
+        }
+        deserializer.deserialize_any(DecimalVisitor)
+    }
+}
+
+/// `{"serverTime": ms}`.
+pub fn parse_time(body: &[u8]) -> Result<i64, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Time {
+        server_time: i64,
+    }
+    let time: Time = from_slice(body)?;
+    if time.server_time <= 0 {
+        return Err(format!("serverTime {} is not a time", time.server_time));
+    }
+    Ok(time.server_time)
+}
+
+/// exchangeInfo: its symbols and its REQUEST_WEIGHT limit per minute.
+pub fn parse_exchange_info(body: &[u8]) -> Result<ExchangeInfo, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RateLimit {
+        rate_limit_type: String,
+        interval: String,
+        interval_num: u32,
+        limit: u32,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Info {
+        #[serde(default)]
+        rate_limits: Vec<RateLimit>,
+        symbols: Vec<SymbolInfo>,
+    }
+    let info: Info = from_slice(body)?;
+    let weight_limit = info
+        .rate_limits
+        .iter()
+        .find(|r| {
+            r.rate_limit_type == "REQUEST_WEIGHT" && r.interval == "MINUTE" && r.interval_num == 1
+        })
+        .map(|r| r.limit);
+    Ok(ExchangeInfo {
+        symbols: info.symbols,
+        weight_limit,
+    })
+}
+
+/// All-symbol 24h tickers: quote volume by symbol.
+pub fn parse_tickers(body: &[u8]) -> Result<HashMap<String, f64>, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ticker {
+        symbol: String,
+        quote_volume: Decimal,
+    }
+    let tickers: Vec<Ticker> = from_slice(body)?;
+    Ok(tickers
+        .into_iter()
+        .map(|t| (t.symbol, t.quote_volume.0))
+        .collect())
+}
+
+/// All-symbol book tickers: best bid and ask by symbol.
+pub fn parse_books(body: &[u8]) -> Result<HashMap<String, Book>, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct BookTicker {
+        symbol: String,
+        bid_price: Decimal,
+        ask_price: Decimal,
+    }
+    let books: Vec<BookTicker> = from_slice(body)?;
+    Ok(books
+        .into_iter()
+        .map(|b| {
+            let book = Book {
+                bid: b.bid_price.0,
+                ask: b.ask_price.0,
+            };
+            (b.symbol, book)
+        })
+        .collect())
+}
+
+/// Klines rows `[openTime, open, high, low, close, volume, closeTime, …]`, oldest first.
+///
+/// Open times must be strictly increasing multiples of 15 minutes.
+pub fn parse_klines(body: &[u8]) -> Result<Vec<Candle>, String> {
+    let rows: Vec<KlineRow> = from_slice(body)?;
+    let candles: Vec<Candle> = rows.into_iter().map(|row| row.0).collect();
+    for (i, pair) in candles.windows(2).enumerate() {
+        if pair[1].open_time <= pair[0].open_time {
+            return Err(format!("row {}: open times not increasing", i + 1));
+        }
+    }
+    if let Some((i, c)) = candles
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.open_time % super::candles::M15 != 0)
+    {
+        return Err(format!(
+            "row {i}: open time {} is not on a 15m boundary",
+            c.open_time
+        ));
+    }
+    Ok(candles)
+}
+
+/// One kline row; fields after the close are skipped without being built.
+struct KlineRow(Candle);
+
+impl<'de> Deserialize<'de> for KlineRow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = KlineRow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a kline row [openTime, open, high, low, close, …]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KlineRow, A::Error> {
+                let short = || de::Error::custom("kline row has fewer than 5 fields");
+                let open_time: i64 = seq.next_element()?.ok_or_else(short)?;
+                let mut price = || -> Result<f64, A::Error> {
+                    Ok(seq.next_element::<Decimal>()?.ok_or_else(short)?.0)
+                };
+                let (open, high, low, close) = (price()?, price()?, price()?, price()?);
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(KlineRow(Candle {
+                    open_time,
+                    open,
+                    high,
+                    low,
+                    close,
+                }))
+            }
+        }
+        deserializer.deserialize_seq(RowVisitor)
+    }
+}
+
+fn from_slice<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| {
+        let excerpt = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        format!("{e} (body starts {excerpt:?})")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kline_rows_parse_prices_and_skip_the_rest() {
+        let body = br#"[[1761200100000,"1.5","2","1","1.75","10",1761201000000,"15",3,"5","7","0"],
+                        [1761201000000,"NaN","2","1","1.5","10",1761201900000,"15",3,"5","7","0"]]"#;
+        let candles = parse_klines(body).unwrap();
+        assert_eq!(candles.len(), 2);
+        assert_eq!(candles[0].open_time, 1_761_200_100_000);
+        assert_eq!(
+            (
+                candles[0].open,
+                candles[0].high,
+                candles[0].low,
+                candles[0].close
+            ),
+            (1.5, 2.0, 1.0, 1.75)
+        );
+        assert!(
+            candles[1].open.is_nan(),
+            "NaN is kept for the selection to judge"
+        );
+    }
+
+    #[test]
+    fn truncated_or_misshapen_klines_are_errors() {
+        assert!(parse_klines(br#"[[1761200000000,"1.0","1.1""#).is_err());
+        assert!(
+            parse_klines(br#"[[1761200100000,"1.0","1.1"]]"#)
+                .unwrap_err()
+                .contains("fewer than 5")
+        );
+        assert!(
+            parse_klines(br#"[[1761200100000,"x","1","1","1"]]"#)
+                .unwrap_err()
+                .contains("\"x\" is not a number")
+        );
+        let unordered = br#"[[1761201000000,"1","1","1","1"],[1761200100000,"1","1","1","1"]]"#;
+        assert!(
+            parse_klines(unordered)
+                .unwrap_err()
+                .contains("not increasing")
+        );
+        assert!(
+            parse_klines(br#"[[1761200100001,"1","1","1","1"]]"#)
+                .unwrap_err()
+                .contains("15m boundary")
+        );
+    }
+
+    #[test]
+    fn exchange_info_reads_the_minute_weight_limit() {
+        let body = br#"{"rateLimits":[{"rateLimitType":"ORDERS","interval":"MINUTE","intervalNum":1,"limit":1200},
+            {"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":2400}],
+            "symbols":[{"symbol":"BTCUSDT","contractType":"PERPETUAL","status":"TRADING","quoteAsset":"USDT",
+            "marginAsset":"USDT","deliveryDate":4133404800000,"onboardDate":1569398400000,"filters":[]}]}"#;
+        let info = parse_exchange_info(body).unwrap();
+        assert_eq!(info.weight_limit, Some(2400));
+        assert_eq!(info.symbols[0].symbol, "BTCUSDT");
+        assert_eq!(info.symbols[0].delivery_date, 4_133_404_800_000);
+    }
+
+    #[test]
+    fn tickers_and_books_parse_decimal_strings() {
+        let tickers =
+            parse_tickers(br#"[{"symbol":"A","quoteVolume":"123.5","lastPrice":"1"}]"#).unwrap();
+        assert_eq!(tickers["A"], 123.5);
+        let books = parse_books(br#"[{"symbol":"A","bidPrice":"1.0","askPrice":"1.1"}]"#).unwrap();
+        assert_eq!(books["A"], Book { bid: 1.0, ask: 1.1 });
+        assert!(parse_books(br#"{"code":-1003,"msg":"Too many requests"}"#).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! One refresh, from the market to a ranked list: the pipeline `generate` and
+//! `snapshot` run. It reads only through a [`Source`], so it runs the same live, from a
+//! snapshot, and inside tests.
+//!
+//! overview (time, exchangeInfo, tickers, books) → cheap filters → candles for the
+//! survivors (bounded worker pool) → windows and features (rayon) → score and rank.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::FailClosed;
+use crate::features::Features;
+use crate::market::candles::{self, WindowError};
+use crate::market::{self, Candle, FetchError, Source, Usage};
+use crate::progress::Progress;
+use crate::select::{self, Candidate, Excluded, Filters, Reason, Scored};
+
+/// Settings of the selection itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub filters: Filters,
+    pub concurrency: usize,
+    pub min_symbols: usize,
+}
+
+/// What a refresh found.
+#[derive(Debug)]
+pub struct Refresh {
+    /// The exchange's time of the data, ms.
+    pub server_time: i64,
+    /// Every scored symbol, in rank order.
+    pub scored: Vec<Scored>,
+    /// Every other exchangeInfo symbol, with its reason.
+    pub excluded: Vec<Excluded>,
+    /// Symbols whose candles were requested.
+    pub candles_needed: usize,
+    pub usage: Usage,
+    /// Time spent computing windows and features, in µs.
+    pub features_us: u128,
+}
+
+/// More than this share of failed candle fetches fails the run: 1/50 = 2%.
+const MAX_FAILED_SHARE_DENOMINATOR: usize = 50;
+
+pub fn run(
+    source: &dyn Source,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<Refresh, FailClosed> {
+    let overview = market::fetch_overview(source)?;
+    let (candidates, mut excluded) = select::screen(&overview, &settings.filters);
+
+    let names: Vec<String> = candidates.iter().map(|c| c.symbol.clone()).collect();
+    let symbols: Vec<&str> = names.iter().map(String::as_str).collect();
+    progress.start(symbols.len() as u64);
+    let start_time = candles::request_start(overview.server_time);
+    let fetched =
+        market::fetch_candles(source, &symbols, start_time, settings.concurrency, &|| {
+            progress.advance(source.usage().weight);
+        })?;
+    progress.finish();
+    check_candle_failures(&symbols, &fetched)?;
+
+    let features_started = Instant::now();
+    let judged: Vec<Result<(Candidate, Features), Excluded>> = candidates
+        .into_par_iter()
+        .zip(fetched)
+        .map(|(candidate, candles)| judge(candidate, candles, overview.server_time))
+        .collect();
+    let features_us = features_started.elapsed().as_micros();
+    let mut ready = Vec::with_capacity(judged.len());
+    for verdict in judged {
+        match verdict {
+            Ok(pair) => ready.push(pair),
+            Err(out) => excluded.push(out),
+        }
+    }
+    let scored = select::score(ready);
+    if scored.len() < settings.min_symbols {
+        return Err(FailClosed::TooFewScored {
+            scored: scored.len(),
+            min: settings.min_symbols,
+        });
+    }
+    Ok(Refresh {
+        server_time: overview.server_time,
+        scored,
+        excluded,
+        candles_needed: symbols.len(),
+        usage: source.usage(),
+        features_us,
+    })
+}
+
+/// Fails closed when more than 2% of the candle fetches failed.
+fn check_candle_failures(
+    symbols: &[&str],
+    fetched: &[Result<Vec<Candle>, FetchError>],
+) -> Result<(), FailClosed> {
+    let failures: Vec<String> = symbols
+        .iter()
+        .zip(fetched)
+        .filter_map(|(symbol, result)| result.as_ref().err().map(|e| format!("{symbol}: {e}")))
+        .collect();
+    if failures.len() * MAX_FAILED_SHARE_DENOMINATOR > symbols.len() {
+        let mut examples = failures
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if failures.len() > 3 {
+            examples.push_str(&format!("; and {} more", failures.len() - 3));
+        }
+        return Err(FailClosed::CandleFailures {
+            failed: failures.len(),
+            needed: symbols.len(),
+            examples,
+        });
+    }
+    Ok(())
+}
+
+/// Candles → windows → features, or the reason the symbol cannot be scored.
+fn judge(
+    candidate: Candidate,
+    candles: Result<Vec<Candle>, FetchError>,
+    server_time: i64,
+) -> Result<(Candidate, Features), Excluded> {
+    let exclude = |candidate: Candidate, reason: Reason, detail: String| Excluded {
+        symbol: candidate.symbol,
+        reason,
+        detail,
+    };
+    let candles = match candles {
+        Ok(candles) => candles,
+        Err(error) => return Err(exclude(candidate, Reason::FetchFailed, error.to_string())),
+    };
+    let windows = match candles::windows(&candles, server_time) {
+        Ok(windows) => windows,
+        Err(WindowError::Insufficient { m15, h1 }) => {
+            let detail = format!("{m15} closed 15m and {h1} closed 1h candles, 96 of each needed");
+            return Err(exclude(candidate, Reason::InsufficientHistory, detail));
+        }
+        Err(WindowError::BadPrice { open_time }) => {
+            let detail = format!(
+                "a price that is not finite and positive in the candle opened at {open_time}"
+            );
+            return Err(exclude(candidate, Reason::BadData, detail));
+        }
+    };
+    match Features::compute(&windows.m15, &windows.h1) {
+        Some(features) => Ok((candidate, features)),
+        None => Err(exclude(
+            candidate,
+            Reason::BadData,
+            "features are not finite".into(),
+        )),
+    }
+}

@@ -1,0 +1,158 @@
+//! The embedded file store: `policy.json` (the policy's fields, replaced atomically by a
+//! fsynced temp file and a rename) and `audit.jsonl` (one entry a line, appended and
+//! fsynced). A lock file serialises publishers.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use super::{AuditRecord, Publication, Store};
+use crate::error::StoreError;
+use crate::policy::{Policy, field};
+
+pub const POLICY_FILE: &str = "policy.json";
+pub const AUDIT_FILE: &str = "audit.jsonl";
+const LOCK_FILE: &str = ".lock";
+
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> StoreError {
+        StoreError::new(self.describe(), message)
+    }
+
+    fn read_policy(&self) -> Result<Option<Policy>, StoreError> {
+        let path = self.dir.join(POLICY_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.error(format!("reading {}: {e}", path.display()))),
+        };
+        let fields: BTreeMap<String, String> = serde_json::from_str(&text)
+            .map_err(|e| self.error(format!("{} is not a policy: {e}", path.display())))?;
+        Ok(Some(Policy::from_fields(fields)))
+    }
+
+    fn publish_locked(&self, publication: &Publication) -> Result<(), StoreError> {
+        let audit_path = self.dir.join(AUDIT_FILE);
+        let mut audit = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&audit_path)
+            .map_err(|e| self.error(format!("opening {}: {e}", audit_path.display())))?;
+        let audit_len = audit
+            .seek(SeekFrom::End(0))
+            .map_err(|e| self.error(format!("{}: {e}", audit_path.display())))?;
+        let mut line = serde_json::to_vec(&publication.audit).expect("strings serialise");
+        line.push(b'\n');
+        audit
+            .write_all(&line)
+            .and_then(|()| audit.sync_data())
+            .map_err(|e| self.error(format!("appending to {}: {e}", audit_path.display())))?;
+        // the rename is the commit; if it fails, the audit line is taken back
+        if let Err(e) = self.replace_policy(&publication.policy) {
+            let _ = audit.set_len(audit_len).and_then(|()| audit.sync_data());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn replace_policy(&self, policy: &Policy) -> Result<(), StoreError> {
+        let path = self.dir.join(POLICY_FILE);
+        let temp = self
+            .dir
+            .join(format!(".{POLICY_FILE}.{}.tmp", std::process::id()));
+        let mut bytes = serde_json::to_vec_pretty(policy.fields()).expect("strings serialise");
+        bytes.push(b'\n');
+        let write = || -> io::Result<()> {
+            let mut file = File::create(&temp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            self.error(format!("writing {}: {e}", path.display()))
+        })
+    }
+}
+
+impl Store for FileStore {
+    fn describe(&self) -> String {
+        format!("file:{}", self.dir.display())
+    }
+
+    fn load_policy(&mut self) -> Result<Option<Policy>, StoreError> {
+        self.read_policy()
+    }
+
+    fn publish(
+        &mut self,
+        publication: &Publication,
+        expected_previous: Option<&str>,
+    ) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.dir)
+            .map_err(|e| self.error(format!("creating the folder: {e}")))?;
+        let lock =
+            lock(&self.dir.join(LOCK_FILE)).map_err(|e| self.error(format!("locking: {e}")))?;
+        let current = self.read_policy()?;
+        let current_hash = current.as_ref().and_then(|p| p.get(field::POLICY_HASH));
+        if current_hash != expected_previous {
+            return Err(self.error(format!(
+                "the policy changed while this run computed (now {}); another generator is running",
+                current_hash.unwrap_or("none")
+            )));
+        }
+        let result = self.publish_locked(publication);
+        drop(lock);
+        result
+    }
+
+    fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
+        let path = self.dir.join(AUDIT_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.error(format!("reading {}: {e}", path.display()))),
+        };
+        let mut trail = Vec::new();
+        for (index, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| self.error(format!("reading {}: {e}", path.display())))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields = serde_json::from_str(&line).map_err(|e| {
+                self.error(format!(
+                    "{} line {}: not an audit entry: {e}",
+                    path.display(),
+                    index + 1
+                ))
+            })?;
+            trail.push(AuditRecord {
+                id: (index + 1).to_string(),
+                fields,
+            });
+        }
+        Ok(trail)
+    }
+}
+
+/// An exclusive lock held until the file is dropped.
+fn lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
+}

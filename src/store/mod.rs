@@ -1,0 +1,182 @@
+//! Where policies are published: Redis (what the trading services read) or the embedded
+//! file store. Both keep the same fields, and `show`, `proof` and `diff-hash` read them
+//! the same way.
+//!
+//! A publish is all or nothing, and a compare-and-swap: it succeeds only if the current
+//! policy is still the one the run read, so two generators can never interleave.
+
+mod file;
+mod redis;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{StoreError, UsageError};
+use crate::policy::Policy;
+
+pub use file::FileStore;
+pub use redis::RedisStore;
+
+/// Redis key of the current policy hash.
+pub const POLICY_KEY: &str = "quantum:policy:current";
+/// Redis stream of audit entries, one per publish.
+pub const AUDIT_STREAM: &str = "quantum:stream:policy.audit";
+/// Redis stream of `policy.updated` events, one per publish.
+pub const UPDATE_STREAM: &str = "quantum:stream:policy.update";
+/// Streams are trimmed to about this many entries.
+pub const STREAM_MAX_LEN: usize = 10_000;
+
+/// One publish: the policy, its audit entry and the update event, written together.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub policy: Policy,
+    pub audit: BTreeMap<String, String>,
+    pub event: BTreeMap<String, String>,
+}
+
+/// One audit entry as read back, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The stream entry id (Redis) or the line number (file store).
+    pub id: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+pub trait Store {
+    /// The location, password redacted.
+    fn describe(&self) -> String;
+    fn load_policy(&mut self) -> Result<Option<Policy>, StoreError>;
+    /// Publishes if the current policy's `policy_hash` is still `expected_previous`.
+    fn publish(
+        &mut self,
+        publication: &Publication,
+        expected_previous: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// The whole audit trail, oldest first.
+    fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// Where a store lives, parsed from `--store` / `UNIVERSE_STORE`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    Redis(RedisUrl),
+    File(PathBuf),
+}
+
+impl Location {
+    pub fn parse(text: &str) -> Result<Self, UsageError> {
+        if text.starts_with("redis://") || text.starts_with("rediss://") {
+            return Ok(Location::Redis(RedisUrl(text.to_owned())));
+        }
+        if let Some(dir) = text.strip_prefix("file:") {
+            if dir.is_empty() {
+                return Err(UsageError(
+                    "--store file: needs a folder, e.g. file:/var/lib/universe".into(),
+                ));
+            }
+            return Ok(Location::File(PathBuf::from(dir)));
+        }
+        Err(UsageError(format!(
+            "--store {:?}: expected redis://…, rediss://… or file:DIR",
+            redact(text)
+        )))
+    }
+
+    /// Opens the store, connecting if it is remote.
+    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(match self {
+            Location::Redis(url) => Box::new(RedisStore::connect(url)?),
+            Location::File(dir) => Box::new(FileStore::new(dir.clone())),
+        })
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Redis(url) => write!(f, "{url}"),
+            Location::File(dir) => write!(f, "file:{}", dir.display()),
+        }
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Location({self})")
+    }
+}
+
+/// A Redis URL whose password never leaves through `Display` or `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// The URL with its secret, for the client library only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({})", redact(&self.0))
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user = rest[..at].split(':').next().unwrap_or("");
+    let secret = if rest[..at].contains(':') { ":***" } else { "" };
+    let user = if secret.is_empty() && !user.is_empty() {
+        "***"
+    } else {
+        user
+    };
+    format!("{}{user}{secret}{}", &url[..scheme_end], &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("redis://:s3cret@h:6380/0"), "redis://:***@h:6380/0");
+        assert_eq!(redact("rediss://app:s3cret@h/1"), "rediss://app:***@h/1");
+        // a lone userinfo may be a password (redis AUTH with one argument)
+        assert_eq!(redact("redis://s3cret@h"), "redis://***@h");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+        let location = Location::parse("redis://u:pw@h:1/0").unwrap();
+        assert!(!format!("{location} {location:?}").contains("pw"));
+    }
+
+    #[test]
+    fn locations_parse_or_name_the_flag() {
+        assert_eq!(
+            Location::parse("file:/tmp/x").unwrap(),
+            Location::File("/tmp/x".into())
+        );
+        assert!(matches!(
+            Location::parse("rediss://h").unwrap(),
+            Location::Redis(_)
+        ));
+        let err = Location::parse("http://u:pw@h").unwrap_err().to_string();
+        assert!(err.contains("--store") && !err.contains("pw"), "{err}");
+        assert!(Location::parse("file:").is_err());
+    }
+}
