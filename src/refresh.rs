@@ -140,7 +140,9 @@ fn judge(
     let windows = match candles::windows(&candles, server_time) {
         Ok(windows) => windows,
         Err(WindowError::Insufficient { m15, h1 }) => {
-            let detail = format!("{m15} closed 15m and {h1} closed 1h candles, 96 of each needed");
+            let detail = format!(
+                "{m15} closed 15m and {h1} closed 1h candles up to the last close, 96 of each needed"
+            );
             return Err(exclude(candidate, Reason::InsufficientHistory, detail));
         }
         Err(WindowError::BadPrice { open_time }) => {

@@ -18,7 +18,7 @@ use crate::exit::ExitCode;
 use crate::market::Source;
 use crate::market::client::Client;
 use crate::market::snapshot::SnapshotSource;
-use crate::output::printable;
+use crate::output::{self, printable};
 use crate::policy::{self, Policy, field};
 use crate::progress::Progress;
 use crate::refresh::{self, Refresh};
@@ -46,9 +46,10 @@ pub fn run(config: &GenerateConfig) -> anyhow::Result<ExitCode> {
     let refresh = refresh::run(source.as_ref(), &settings, &Progress::for_stderr())
         .context("refresh failed closed; nothing was published and the previous policy stands")?;
     let universe = &refresh.scored[..config.top.min(refresh.scored.len())];
-    let created_at = refresh.server_time.div_euclid(1000);
+    let created_at = output::now_epoch();
+    warn_if_data_is_old(refresh.server_time, created_at, &config.source);
     let universe_hash = policy::universe_hash(&symbols_of(universe));
-    let run_id = format!("{}-{universe_hash}", refresh.server_time);
+    let run_id = format!("{created_at}-{}", &universe_hash[..8]);
     let policy = Policy::build(universe, created_at, config.valid_for_s, &run_id);
 
     let published = match store.as_mut() {
@@ -102,6 +103,24 @@ fn open_source(config: &SourceConfig, started: Instant) -> anyhow::Result<Box<dy
             Box::new(SnapshotSource::open(dir).map_err(anyhow::Error::msg)?)
         }
     })
+}
+
+/// The policy's validity runs from the local clock, which the services reading it share;
+/// the data's age is the exchange's clock. When they disagree by more than a few minutes
+/// (a replayed snapshot, a wrong clock) the operator should know.
+fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceConfig) {
+    let skew = now - server_time_ms.div_euclid(1000);
+    if skew.abs() > 300 {
+        let what = match source {
+            SourceConfig::Live(_) => "the exchange's clock",
+            SourceConfig::Snapshot(_) => "the snapshot's data time",
+        };
+        eprintln!(
+            "universe: warning: {what} ({}) differs from the local clock by {}; the policy's validity counts from the local clock",
+            output::epoch(server_time_ms.div_euclid(1000)),
+            output::span(skew)
+        );
+    }
 }
 
 fn symbols_of(scored: &[select::Scored]) -> Vec<&str> {
@@ -169,6 +188,7 @@ fn audit_entry(
         ("retries", refresh.usage.retries.to_string()),
         ("duration_ms", started.elapsed().as_millis().to_string()),
         ("source", source),
+        ("server_time_ms", refresh.server_time.to_string()),
     ] {
         entry.insert(name.to_owned(), value);
     }

@@ -37,7 +37,8 @@ pub struct Windows {
 /// Why a symbol's candles cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WindowError {
-    /// Fewer than 96 closed candles in a window.
+    /// Fewer than 96 closed candles in a window, or the newest closed 15m candle is not
+    /// the one that closed last (the series stopped).
     Insufficient { m15: usize, h1: usize },
     /// A price that is not finite or not positive.
     BadPrice { open_time: i64 },
@@ -69,7 +70,10 @@ pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows, WindowEr
         .filter(|c| c.open_time >= first_hour && c.open_time < last_hour_end);
     let h1 = hourly(in_hours.clone());
     let m15 = &closed[closed.len().saturating_sub(WINDOW)..];
-    if m15.len() < WINDOW || h1.len() < WINDOW {
+    // the newest closed candle must be the one that just closed: stale is not recent
+    let last_slot = server_time.div_euclid(M15) * M15 - M15;
+    let fresh = m15.last().is_some_and(|c| c.open_time == last_slot);
+    if m15.len() < WINDOW || h1.len() < WINDOW || !fresh {
         return Err(WindowError::Insufficient {
             m15: m15.len(),
             h1: h1.len(),
@@ -157,6 +161,16 @@ mod tests {
         assert_eq!(w.m15.last().unwrap().open_time, candles[387].open_time);
         let w = windows(&candles, at_close - 1).unwrap();
         assert_eq!(w.m15.last().unwrap().open_time, candles[386].open_time);
+    }
+
+    #[test]
+    fn a_series_that_stopped_is_insufficient() {
+        // the newest two closed candles are missing
+        let candles = series(request_start(NOW), 386);
+        assert_eq!(
+            windows(&candles, NOW).unwrap_err(),
+            WindowError::Insufficient { m15: 96, h1: 96 }
+        );
     }
 
     #[test]
