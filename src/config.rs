@@ -92,7 +92,7 @@ impl MarketConfig {
             "--request-timeout (UNIVERSE_REQUEST_TIMEOUT)",
             args.request_timeout,
             1,
-            args.deadline.max(1),
+            3600,
         )?;
         Ok(Self {
             client: ClientSettings {

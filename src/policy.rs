@@ -135,7 +135,8 @@ impl Policy {
         self.json_field(field::UNIVERSE_SYMBOLS)
     }
 
-    pub fn leverage(&self) -> anyhow::Result<BTreeMap<String, f64>> {
+    /// `leverage_by_symbol`, numbers as stored.
+    pub fn leverage(&self) -> anyhow::Result<BTreeMap<String, serde_json::Number>> {
         self.json_field(field::LEVERAGE_BY_SYMBOL)
     }
 

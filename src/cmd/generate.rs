@@ -146,9 +146,8 @@ fn audit_entry(
     let leverage = policy.leverage()?;
     let (low, high) = leverage
         .values()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
+        .filter_map(serde_json::Number::as_u64)
+        .fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&refresh.excluded)
         .into_iter()
         .map(|(reason, n)| (reason.as_str(), n))

@@ -187,7 +187,7 @@ fn leverage_check(policy: &Policy, symbols: Option<&[String]>) -> Check {
     let wrong: Vec<String> = symbols
         .iter()
         .filter_map(|s| match leverage.get(s) {
-            Some(l) if range.contains(l) => None,
+            Some(l) if l.as_f64().is_some_and(|l| range.contains(&l)) => None,
             Some(l) => Some(format!("{s}={l}")),
             None => Some(format!("{s} missing")),
         })

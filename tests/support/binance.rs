@@ -1,0 +1,297 @@
+//! A fake Binance USDⓈ-M REST server on loopback, inside the test process: it speaks the
+//! real endpoints from a synthetic [`Market`], counts request weight per minute like the
+//! exchange (with `X-MBX-USED-WEIGHT-1M`), logs every request, and misbehaves on purpose
+//! when a test adds a [`Fault`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tiny_http::{Header, Response, Server};
+
+use super::market::Market;
+
+/// A way to misbehave.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and a Binance-style error body.
+    Status(u16),
+    /// 429 with `Retry-After: seconds`.
+    RateLimited(u64),
+    /// 418 with `Retry-After: 120`.
+    Banned,
+    /// Wait this long before answering normally.
+    Hang(Duration),
+    /// 200 with this body.
+    Body(String),
+}
+
+/// Misbehave on requests whose path and query contain `matching`, `times` times
+/// (`None`: always).
+#[derive(Debug, Clone)]
+struct Rule {
+    matching: String,
+    times: Option<usize>,
+    fault: Fault,
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    /// When the request arrived.
+    pub at: Instant,
+    /// When the answer was sent.
+    pub answered: Instant,
+    pub path: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<Rule>,
+    log: Vec<Logged>,
+    /// Weight other programs on this IP used, reported on top of ours.
+    base_used: u32,
+    minute: u64,
+    used: u32,
+    peak_used: u32,
+    /// Answer /time with the clock now, not the market's fixed time.
+    live_clock: bool,
+}
+
+pub struct FakeBinance {
+    pub market: Arc<Mutex<Market>>,
+    state: Arc<Mutex<State>>,
+    server: Arc<Server>,
+    pub url: String,
+}
+
+impl FakeBinance {
+    pub fn start(market: Market) -> Self {
+        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the fake exchange"));
+        let port = server.server_addr().to_ip().expect("an IP address").port();
+        let market = Arc::new(Mutex::new(market));
+        let state = Arc::new(Mutex::new(State::default()));
+        let (srv, mkt, st) = (server.clone(), market.clone(), state.clone());
+        thread::spawn(move || {
+            for request in srv.incoming_requests() {
+                let (market, state) = (mkt.clone(), st.clone());
+                thread::spawn(move || serve(request, &market, &state));
+            }
+        });
+        Self {
+            market,
+            state,
+            server,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Misbehave `times` times (None: always) on requests containing `matching`.
+    pub fn fault(&self, matching: &str, times: Option<usize>, fault: Fault) {
+        self.state.lock().unwrap().rules.push(Rule {
+            matching: matching.to_owned(),
+            times,
+            fault,
+        });
+    }
+
+    /// Report this much weight as used by others, on top of what is served.
+    pub fn set_base_used(&self, weight: u32) {
+        self.state.lock().unwrap().base_used = weight;
+    }
+
+    /// Let the exchange's clock run (by default it stays at the market's time, so that
+    /// runs at different moments read the same data).
+    pub fn use_live_clock(&self) {
+        self.state.lock().unwrap().live_clock = true;
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Requests whose path contains `matching`.
+    pub fn count(&self, matching: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|l| l.path.contains(matching))
+            .count()
+    }
+
+    /// The highest used weight of any minute, as reported in the header.
+    pub fn peak_used(&self) -> u32 {
+        self.state.lock().unwrap().peak_used
+    }
+}
+
+impl Drop for FakeBinance {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<State>) {
+    let path = request.url().to_owned();
+    // logged on arrival (status 0 until answered), so hung requests are counted too
+    let entry = {
+        let mut s = state.lock().unwrap();
+        let now = Instant::now();
+        s.log.push(Logged {
+            at: now,
+            answered: now,
+            path: path.clone(),
+            status: 0,
+        });
+        s.log.len() - 1
+    };
+    let weight = weight_of(&path);
+    let fault = take_fault(state, &path);
+    if let Some(Fault::Hang(wait)) = &fault {
+        thread::sleep(*wait);
+    }
+    let (status, body, retry_after) = match fault {
+        Some(Fault::Status(code)) => (
+            code,
+            r#"{"code":-1000,"msg":"An unknown error occurred."}"#.to_owned(),
+            None,
+        ),
+        Some(Fault::RateLimited(seconds)) => (
+            429,
+            r#"{"code":-1003,"msg":"Too many requests."}"#.to_owned(),
+            Some(seconds),
+        ),
+        Some(Fault::Banned) => (
+            418,
+            r#"{"code":-1003,"msg":"Way too many requests; IP banned."}"#.to_owned(),
+            Some(120),
+        ),
+        Some(Fault::Body(body)) => (200, body, None),
+        Some(Fault::Hang(_)) | None => {
+            let live_clock = state.lock().unwrap().live_clock;
+            answer(&path, &market.lock().unwrap(), live_clock)
+        }
+    };
+    let used = {
+        let mut s = state.lock().unwrap();
+        let now_minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 60;
+        if s.minute != now_minute {
+            s.minute = now_minute;
+            s.used = 0;
+        }
+        if status != 429 && status != 418 {
+            s.used += weight;
+        }
+        let used = s.base_used + s.used;
+        s.peak_used = s.peak_used.max(used);
+        s.log[entry].answered = Instant::now();
+        s.log[entry].status = status;
+        used
+    };
+    let mut response = Response::from_string(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"))
+        .with_header(header("X-MBX-USED-WEIGHT-1M", &used.to_string()));
+    if let Some(seconds) = retry_after {
+        response = response.with_header(header("Retry-After", &seconds.to_string()));
+    }
+    let _ = request.respond(response);
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+}
+
+fn take_fault(state: &Mutex<State>, path: &str) -> Option<Fault> {
+    let mut s = state.lock().unwrap();
+    let rule = s
+        .rules
+        .iter_mut()
+        .find(|r| path.contains(&r.matching) && r.times != Some(0))?;
+    if let Some(times) = rule.times.as_mut() {
+        *times -= 1;
+    }
+    Some(rule.fault.clone())
+}
+
+fn query(path: &str) -> HashMap<String, String> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(Ok(b)) = text
+                .get(i + 1..i + 3)
+                .map(|hex| u8::from_str_radix(hex, 16))
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn weight_of(path: &str) -> u32 {
+    let route = path.split('?').next().unwrap_or("");
+    match route {
+        "/fapi/v1/ticker/24hr" => 40,
+        "/fapi/v1/ticker/bookTicker" => 5,
+        "/fapi/v1/klines" => {
+            let limit: u32 = query(path)
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(500);
+            match limit {
+                0..100 => 1,
+                100..500 => 2,
+                500..=1000 => 5,
+                _ => 10,
+            }
+        }
+        _ => 1,
+    }
+}
+
+fn answer(path: &str, market: &Market, live_clock: bool) -> (u16, String, Option<u64>) {
+    let route = path.split('?').next().unwrap_or("");
+    let ok = |body: String| (200, body, None);
+    match route {
+        "/fapi/v1/time" if live_clock => ok(format!(r#"{{"serverTime":{}}}"#, super::now_ms())),
+        "/fapi/v1/time" => ok(market.time_body()),
+        "/fapi/v1/exchangeInfo" => ok(market.exchange_info_body()),
+        "/fapi/v1/ticker/24hr" => ok(market.ticker_body()),
+        "/fapi/v1/ticker/bookTicker" => ok(market.book_body()),
+        "/fapi/v1/klines" => {
+            let q = query(path);
+            let symbol = q.get("symbol").cloned().unwrap_or_default();
+            let start = q.get("startTime").and_then(|s| s.parse().ok());
+            let limit = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(500);
+            match market.klines_body(&symbol, start, limit) {
+                Some(body) => ok(body),
+                None => (
+                    400,
+                    r#"{"code":-1121,"msg":"Invalid symbol."}"#.to_owned(),
+                    None,
+                ),
+            }
+        }
+        _ => (404, r#"{"code":-1,"msg":"not found"}"#.to_owned(), None),
+    }
+}

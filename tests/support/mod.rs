@@ -1,0 +1,110 @@
+//! What the integration tests share: the real binary, a real redis-server, a fake
+//! Binance, a synthetic market.
+
+#![allow(dead_code)]
+
+pub mod binance;
+pub mod market;
+pub mod redis;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use binance::{FakeBinance, Fault};
+pub use market::Market;
+pub use redis::RedisServer;
+
+/// What a run of the binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `universe ARGS` hermetically: no UNIVERSE_* variable from outside, HOME and the
+/// XDG state folder in `home`.
+pub fn universe(home: &Path, args: &[&str]) -> Run {
+    universe_with_env(home, args, &[])
+}
+
+pub fn universe_with_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_universe"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("UNIVERSE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env_remove("NO_COLOR")
+        .args(args)
+        .envs(env.iter().copied());
+    let output = command.output().expect("run the universe binary");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A market whose clock is now, so that policies made from it are valid.
+pub fn market_now(tradable: usize) -> Market {
+    Market::generate(now_ms(), tradable, 7)
+}
+
+/// Everything in Redis that a publish touches, for "nothing changed" comparisons.
+pub fn redis_state(server: &RedisServer) -> (BTreeMap<String, String>, usize, usize) {
+    let mut con = server.connection().expect("redis connection");
+    let policy: BTreeMap<String, String> = ::redis::cmd("HGETALL")
+        .arg("quantum:policy:current")
+        .query(&mut con)
+        .unwrap();
+    let audit: usize = ::redis::cmd("XLEN")
+        .arg("quantum:stream:policy.audit")
+        .query(&mut con)
+        .unwrap();
+    let updates: usize = ::redis::cmd("XLEN")
+        .arg("quantum:stream:policy.update")
+        .query(&mut con)
+        .unwrap();
+    (policy, audit, updates)
+}
+
+/// `generate` against `exchange`, publishing to `store`, with extra flags.
+pub fn generate(home: &Path, exchange: &FakeBinance, store: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["generate", "--base-url", &exchange.url, "--store", store];
+    args.extend_from_slice(extra);
+    universe(home, &args)
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real binary against a real redis-server and a fake Binance on
+//! loopback. One test binary, a module per area.
+
+mod support;
+
+mod faults;
+mod generate;
+mod golden;
+mod inspect;
+mod snapshot;
+mod usage;
