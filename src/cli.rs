@@ -35,15 +35,15 @@ pub enum Command {
     Show(ShowArgs),
     /// Check the current policy: numbered PASS/FAIL lines; exit 0 only if all pass.
     Proof(ProofArgs),
-    /// How the universe changed: each change of universe_hash in the audit trail.
+    /// How the universe changed: each change of `universe_hash` in the audit trail.
     DiffHash(DiffHashArgs),
 }
 
 /// Where the policy lives.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// redis://[user:password@]host[:port][/db], rediss://… (TLS), or file:DIR.
-    /// Default: the file store in $XDG_STATE_HOME/universe, else ~/.local/state/universe.
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS), or `file:DIR`.
+    /// Default: the file store in `$XDG_STATE_HOME/universe`, else `~/.local/state/universe`.
     #[arg(long, env = "UNIVERSE_STORE", value_name = "URL")]
     pub store: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! overview (time, exchangeInfo, tickers, books) → cheap filters → candles for the
 //! survivors (bounded worker pool) → windows and features (rayon) → score and rank.
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -111,7 +112,7 @@ fn check_candle_failures(
             .collect::<Vec<_>>()
             .join("; ");
         if failures.len() > 3 {
-            examples.push_str(&format!("; and {} more", failures.len() - 3));
+            let _ = write!(examples, "; and {} more", failures.len() - 3);
         }
         return Err(FailClosed::CandleFailures {
             failed: failures.len(),

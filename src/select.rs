@@ -221,7 +221,7 @@ const W_SUM: f64 = 3.3;
 ///
 /// `score = 100 · (1.0·pct(|trend_1h|) + 0.8·pct(|mom_15m|) + 0.6·pct(|mom_1h|)
 ///          + 0.4·pct(−|ln(atr_pct_15m / m)|) + 0.5·pct(quote_volume)) / 3.3`
-/// with `m` the median atr_pct_15m. A volatility fit that is not finite (an ATR or a
+/// with `m` the median `atr_pct_15m`. A volatility fit that is not finite (an ATR or a
 /// median of zero) counts as the worst fit, −∞.
 pub fn score(candidates: Vec<(Candidate, Features)>) -> Vec<Scored> {
     let column = |f: &dyn Fn(&(Candidate, Features)) -> f64| -> Vec<f64> {
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn order_is_score_then_volume_then_symbol_bytes() {
-        let mut list = vec![
+        let mut list = [
             scored("BBB", 50.0, 10.0),
             scored("AAA", 50.0, 10.0),
             scored("CCC", 50.0, 20.0),
@@ -495,13 +495,11 @@ mod tests {
 
     fn verdict(info: SymbolInfo, qv: Option<f64>, book: Option<Book>) -> Result<(), Reason> {
         let (ok, excluded) = screen(&overview(info, qv, book), &FILTERS);
-        match excluded.first() {
-            Some(e) => Err(e.reason),
-            None => {
-                assert_eq!(ok.len(), 1);
-                Ok(())
-            }
+        if let Some(e) = excluded.first() {
+            return Err(e.reason);
         }
+        assert_eq!(ok.len(), 1);
+        Ok(())
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Indicators against TA-Lib's own output (tests/golden/make_golden.py made it).
+//! Indicators against TA-Lib's own output (`tests/golden/make_golden.py` made it).
 //! Each indicator is checked at every index TA-Lib gives a value for, by feeding ours
 //! the series up to that index.
 

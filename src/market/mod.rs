@@ -13,6 +13,7 @@ pub mod snapshot;
 pub mod wire;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -100,7 +101,7 @@ fn percent_encode(text: &str) -> String {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -191,7 +192,7 @@ pub struct Overview {
     /// Server time in ms since the epoch; all ages and windows are measured from it.
     pub server_time: i64,
     pub symbols: Vec<SymbolInfo>,
-    /// exchangeInfo's REQUEST_WEIGHT per minute, when it states one.
+    /// exchangeInfo's `REQUEST_WEIGHT` per minute, when it states one.
     pub weight_limit: Option<u32>,
     /// 24h quote volume by symbol.
     pub quote_volumes: HashMap<String, f64>,
@@ -240,17 +241,20 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 /// Returns one result per symbol, in the same order. A fatal error (418, deadline) stops
 /// every worker and fails the run; other errors are per symbol. `on_done` is called after
 /// each symbol, for progress.
+/// One symbol's candles, or why there are none.
+pub type CandleResult = Result<Vec<Candle>, FetchError>;
+
 pub fn fetch_candles(
     source: &dyn Source,
     symbols: &[&str],
     start_time: i64,
     concurrency: usize,
     on_done: &(dyn Fn() + Sync),
-) -> Result<Vec<Result<Vec<Candle>, FetchError>>, FailClosed> {
+) -> Result<Vec<CandleResult>, FailClosed> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let fatal: Mutex<Option<FetchError>> = Mutex::new(None);
-    let results: Mutex<Vec<Option<Result<Vec<Candle>, FetchError>>>> =
+    let results: Mutex<Vec<Option<CandleResult>>> =
         Mutex::new(symbols.iter().map(|_| None).collect());
     let worker = || {
         while !stop.load(Ordering::Relaxed) {

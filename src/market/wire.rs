@@ -87,12 +87,13 @@ pub fn parse_time(body: &[u8]) -> Result<i64, String> {
     Ok(time.server_time)
 }
 
-/// exchangeInfo: its symbols and its REQUEST_WEIGHT limit per minute.
+/// exchangeInfo: its symbols and its `REQUEST_WEIGHT` limit per minute.
 pub fn parse_exchange_info(body: &[u8]) -> Result<ExchangeInfo, String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct RateLimit {
-        rate_limit_type: String,
+        #[serde(rename = "rateLimitType")]
+        kind: String,
         interval: String,
         interval_num: u32,
         limit: u32,
@@ -108,9 +109,7 @@ pub fn parse_exchange_info(body: &[u8]) -> Result<ExchangeInfo, String> {
     let weight_limit = info
         .rate_limits
         .iter()
-        .find(|r| {
-            r.rate_limit_type == "REQUEST_WEIGHT" && r.interval == "MINUTE" && r.interval_num == 1
-        })
+        .find(|r| r.kind == "REQUEST_WEIGHT" && r.interval == "MINUTE" && r.interval_num == 1)
         .map(|r| r.limit);
     Ok(ExchangeInfo {
         symbols: info.symbols,

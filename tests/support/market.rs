@@ -138,7 +138,7 @@ impl Market {
         };
         odd("USDCPERPUSDC", &|l| l.quote_asset = "USDC");
         odd("QUARTERUSDT_261225", &|l| {
-            l.contract_type = "CURRENT_QUARTER"
+            l.contract_type = "CURRENT_QUARTER";
         });
         odd("SETTLINGUSDT", &|l| l.status = "SETTLING");
         odd("DELISTUSDT", &|l| l.delivery_date = server_time + 3 * DAY);
