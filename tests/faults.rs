@@ -98,7 +98,11 @@ fn transient_server_errors_are_retried_and_the_run_succeeds() {
     run.assert_code(0);
     let report = run.json();
     // at least the three planned; a loaded machine may add a reset keep-alive connection
-    assert!(report["usage"]["retries"].as_u64().unwrap() >= 3, "{}", report["usage"]);
+    assert!(
+        report["usage"]["retries"].as_u64().unwrap() >= 3,
+        "{}",
+        report["usage"]
+    );
     assert_eq!(
         report["scored_count"], 16,
         "S07USDT was scored after its retries"

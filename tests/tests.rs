@@ -7,5 +7,6 @@ mod faults;
 mod generate;
 mod golden;
 mod inspect;
+mod script;
 mod snapshot;
 mod usage;
