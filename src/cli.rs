@@ -3,6 +3,9 @@
 //!
 //! Nothing here is checked beyond its type: [`crate::config`] validates it into the
 //! plain settings the commands run on.
+//!
+//! The doc comments below are `--help` text, shown verbatim: no Markdown in them.
+#![allow(clippy::doc_markdown)]
 
 use std::path::PathBuf;
 
@@ -35,16 +38,22 @@ pub enum Command {
     Show(ShowArgs),
     /// Check the current policy: numbered PASS/FAIL lines; exit 0 only if all pass.
     Proof(ProofArgs),
-    /// How the universe changed: each change of `universe_hash` in the audit trail.
+    /// How the universe changed: each change of universe_hash in the audit trail.
     DiffHash(DiffHashArgs),
 }
 
 /// Where the policy lives.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS), or `file:DIR`.
-    /// Default: the file store in `$XDG_STATE_HOME/universe`, else `~/.local/state/universe`.
-    #[arg(long, env = "UNIVERSE_STORE", value_name = "URL")]
+    /// redis://[user:password@]host[:port][/db], rediss://… (TLS), or file:DIR.
+    /// Default: the file store in $XDG_STATE_HOME/universe, else ~/.local/state/universe.
+    /// A password is never printed.
+    #[arg(
+        long,
+        env = "UNIVERSE_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub store: Option<String>,
 }
 
@@ -130,7 +139,7 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub market: MarketArgs,
 
-    /// `binance` (live, from --base-url) or a snapshot folder made by `universe snapshot`.
+    /// "binance" (live, from --base-url) or a snapshot folder made by `universe snapshot`.
     #[arg(
         long,
         env = "UNIVERSE_SOURCE",
@@ -155,7 +164,7 @@ pub struct GenerateArgs {
     )]
     pub min_symbols: usize,
 
-    /// Seconds the published policy stays valid, from the exchange's time of the data.
+    /// Seconds the published policy stays valid, from when it is made (local clock).
     #[arg(
         long,
         env = "UNIVERSE_VALID_FOR",

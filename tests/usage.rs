@@ -86,4 +86,11 @@ fn help_lists_every_option_with_its_variable() {
     }
     let run = universe(home.path(), &["--help"]);
     assert!(run.stdout.contains("Exit codes"), "{}", run.stdout);
+    // clap shows variables' values in --help; never the store's, which holds a password
+    let run = universe_with_env(
+        home.path(),
+        &["show", "--help"],
+        &[("UNIVERSE_STORE", "redis://:pw-in-env@h:1")],
+    );
+    assert!(!run.stdout.contains("pw-in-env"), "{}", run.stdout);
 }

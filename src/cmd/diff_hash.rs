@@ -85,7 +85,7 @@ pub fn run(config: &DiffHashConfig) -> anyhow::Result<ExitCode> {
             out,
             "universe changes in {} over the last {}",
             store.describe(),
-            humantime::format_duration(config.since)
+            output::span(config.since.as_secs() as i64)
         )?;
         for change in &recent {
             writeln!(
@@ -117,7 +117,7 @@ pub fn run(config: &DiffHashConfig) -> anyhow::Result<ExitCode> {
             "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
             newest.universe_hash,
             output::span(unchanged_for),
-            humantime::format_duration(config.stuck_after)
+            output::span(config.stuck_after.as_secs() as i64)
         );
         return Ok(ExitCode::Stuck);
     }

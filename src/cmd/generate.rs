@@ -304,14 +304,15 @@ fn print_summary(
         counts.join(", ")
     )?;
     let u = refresh.usage;
-    writeln!(
-        out,
-        "exchange: {} requests, weight {}, {} retries, {} rate-limited; {:.2}s",
-        u.requests,
-        u.weight,
-        u.retries,
-        u.rate_limited,
-        started.elapsed().as_secs_f64()
-    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if u.requests == 0 {
+        writeln!(out, "replayed from a snapshot, no requests; {seconds:.2}s")?;
+    } else {
+        writeln!(
+            out,
+            "exchange: {} requests, weight {}, {} retries, {} rate-limited; {seconds:.2}s",
+            u.requests, u.weight, u.retries, u.rate_limited
+        )?;
+    }
     Ok(())
 }

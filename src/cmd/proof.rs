@@ -194,12 +194,12 @@ fn leverage_check(policy: &Policy, symbols: Option<&[String]>) -> Check {
         .collect();
     let extra = leverage.keys().filter(|k| !symbols.contains(k)).count();
     let seen = if wrong.is_empty() && extra == 0 {
-        let values: BTreeSet<String> = leverage.values().map(ToString::to_string).collect();
-        format!(
-            "{} symbols, leverage {}",
-            symbols.len(),
-            values.into_iter().collect::<Vec<_>>().join("/")
-        )
+        let values: BTreeSet<u64> = leverage
+            .values()
+            .filter_map(serde_json::Number::as_u64)
+            .collect();
+        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+        format!("{} symbols, leverage {}", symbols.len(), values.join("/"))
     } else {
         format!(
             "{}; {extra} entries for symbols not in the universe",

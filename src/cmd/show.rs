@@ -69,7 +69,7 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "universe {} from {store}\nmade {} (data time), valid until {} ({validity})\ngenerator {} {}, run {}",
+        "universe {} from {store}\nmade {}, valid until {} ({validity})\ngenerator {} {}, run {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
         output::epoch(created),
         output::epoch(valid_until),
