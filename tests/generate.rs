@@ -307,3 +307,44 @@ fn the_same_market_gives_the_same_universe_in_both_stores() {
         assert_eq!(in_redis[field], in_file[field], "{field}");
     }
 }
+
+#[test]
+fn a_publish_in_between_makes_the_slower_generator_fail_without_writing() {
+    let home = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let exchange = FakeBinance::start(market_now(16));
+    exchange.fault(
+        "symbol=S00USDT",
+        Some(1),
+        crate::support::Fault::Hang(std::time::Duration::from_millis(1500)),
+    );
+    let (home_a, exchange_url, url) = (home.path().to_owned(), exchange.url.clone(), redis.url());
+    let slow = std::thread::spawn(move || {
+        universe(
+            &home_a,
+            &[
+                "generate",
+                "--base-url",
+                &exchange_url,
+                "--store",
+                &url,
+                "--top",
+                "7",
+            ],
+        )
+    });
+    while exchange.count("symbol=S00USDT") == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    generate(home.path(), &exchange, &redis.url(), &["--top", "5"]).assert_code(0);
+    let fast = redis_state(&redis);
+
+    let run = slow.join().unwrap();
+    run.assert_code(4);
+    assert!(
+        run.stderr.contains("another generator is running"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(redis_state(&redis), fast, "the faster publish stands alone");
+}

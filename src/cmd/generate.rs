@@ -1,6 +1,7 @@
 //! `universe generate`: refresh, select, publish.
 //!
-//! 1. open the store first, so a store that is down costs no exchange weight;
+//! 1. open the store and read the current policy first, so a store that is down costs
+//!    no exchange weight;
 //! 2. run the refresh (fails closed on untrustworthy data);
 //! 3. build the policy and its audit entry from the previous policy;
 //! 4. publish both in one atomic step (unless `--dry-run`);
@@ -27,15 +28,17 @@ use crate::store::Publication;
 
 pub fn run(config: &GenerateConfig) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // the store is opened and read first: a store that is down costs no exchange
+    // weight, and the publish succeeds only if nobody published meanwhile
     let mut store = if config.dry_run {
         None
     } else {
-        Some(
-            config
-                .store
-                .open()
-                .context("opening the store before the refresh")?,
-        )
+        let mut store = config
+            .store
+            .open()
+            .context("opening the store before the refresh")?;
+        let previous = store.load_policy().context("reading the current policy")?;
+        Some((store, previous))
     };
     let source = open_source(&config.source, started)?;
     let settings = refresh::Settings {
@@ -53,8 +56,7 @@ pub fn run(config: &GenerateConfig) -> anyhow::Result<ExitCode> {
     let policy = Policy::build(universe, created_at, config.valid_for_s, &run_id);
 
     let published = match store.as_mut() {
-        Some(store) => {
-            let previous = store.load_policy().context("reading the current policy")?;
+        Some((store, previous)) => {
             let audit = audit_entry(
                 &policy,
                 previous.as_ref(),
