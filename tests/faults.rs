@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::{FakeBinance, Fault, RedisServer, generate, market_now, redis_state};
+use crate::support::{
+    FakeBinance, Fault, RedisServer, generate, market_now, redis_state, spawn_generate,
+};
 
 #[test]
 fn retry_after_is_honoured_before_the_next_request() {
@@ -341,27 +343,9 @@ fn redis_lost_during_the_refresh_leaves_the_previous_policy_whole() {
         None,
         Fault::Hang(Duration::from_millis(1500)),
     );
-    let url = redis.url();
-    let home_path = home.path().to_owned();
-    let exchange_url = exchange.url.clone();
-    let run = std::thread::spawn(move || {
-        crate::support::universe(
-            &home_path,
-            &[
-                "generate",
-                "--base-url",
-                &exchange_url,
-                "--store",
-                &url,
-                "--top",
-                "7",
-            ],
-        )
-    });
-    // wait until candles are being fetched (the store is connected by then), then stop Redis
-    while exchange.count("/fapi/v1/klines") == 0 {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let run = spawn_generate(home.path(), &exchange, &redis.url(), &["--top", "7"]);
+    // once candles are being fetched the store is connected: stop Redis under the run
+    exchange.wait_for("/fapi/v1/klines");
     redis.stop();
     let run = run.join().unwrap();
     run.assert_code(4);

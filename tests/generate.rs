@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::{FakeBinance, RedisServer, generate, market_now, redis_state, universe};
+use crate::support::{
+    FakeBinance, RedisServer, generate, market_now, redis_state, spawn_generate, universe,
+};
 
 const REASONS: [(&str, &str); 11] = [
     ("USDCPERPUSDC", "not_usdt_perpetual"),
@@ -318,24 +320,8 @@ fn a_publish_in_between_makes_the_slower_generator_fail_without_writing() {
         Some(1),
         crate::support::Fault::Hang(std::time::Duration::from_millis(1500)),
     );
-    let (home_a, exchange_url, url) = (home.path().to_owned(), exchange.url.clone(), redis.url());
-    let slow = std::thread::spawn(move || {
-        universe(
-            &home_a,
-            &[
-                "generate",
-                "--base-url",
-                &exchange_url,
-                "--store",
-                &url,
-                "--top",
-                "7",
-            ],
-        )
-    });
-    while exchange.count("symbol=S00USDT") == 0 {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let slow = spawn_generate(home.path(), &exchange, &redis.url(), &["--top", "7"]);
+    exchange.wait_for("symbol=S00USDT");
     generate(home.path(), &exchange, &redis.url(), &["--top", "5"]).assert_code(0);
     let fast = redis_state(&redis);
 

@@ -76,9 +76,7 @@ fn runs_never_overlap() {
     );
     let mut first = refresh_command(home.path(), &exchange.url);
     let first = std::thread::spawn(move || first.output().unwrap());
-    while exchange.count("/fapi/v1/time") == 0 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    exchange.wait_for("/fapi/v1/time");
     let second = refresh(home.path(), &exchange);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");

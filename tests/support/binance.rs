@@ -120,6 +120,13 @@ impl FakeBinance {
             .count()
     }
 
+    /// Blocks until a request containing `matching` has arrived.
+    pub fn wait_for(&self, matching: &str) {
+        while self.count(matching) == 0 {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The highest used weight of any minute, as reported in the header.
     pub fn peak_used(&self) -> u32 {
         self.state.lock().unwrap().peak_used

@@ -108,3 +108,22 @@ pub fn generate(home: &Path, exchange: &FakeBinance, store: &str, extra: &[&str]
     args.extend_from_slice(extra);
     universe(home, &args)
 }
+
+/// `generate` in the background, for tests that act while it runs.
+pub fn spawn_generate(
+    home: &Path,
+    exchange: &FakeBinance,
+    store: &str,
+    extra: &[&str],
+) -> std::thread::JoinHandle<Run> {
+    let mut args: Vec<String> = ["generate", "--base-url", &exchange.url, "--store", store]
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let home = home.to_owned();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter_mut().map(|s| s.as_str()).collect();
+        universe(&home, &args)
+    })
+}
