@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use universe::market::candles::request_start;
 use universe::market::{KLINES_LIMIT, Overview, wire};
-use universe::select::{Filters, screen};
+use universe::select::{Filters, Lists, screen};
 
 /// 2026-01-15T12:07:30Z: a fixed clock, so the snapshot is the same on every machine.
 const SERVER_TIME: i64 = 1_768_478_850_000;
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         quote_volumes: wire::parse_tickers(bodies[2].1.as_bytes())?,
         books: wire::parse_books(bodies[3].1.as_bytes())?,
     };
-    let (candidates, _) = screen(&overview, &DEFAULT_FILTERS);
+    let (candidates, _) = screen(&overview, &DEFAULT_FILTERS, &Lists::default());
     let start = request_start(SERVER_TIME);
     for candidate in &candidates {
         let body = market

@@ -2,41 +2,69 @@
 //! publishes that decision as a policy.
 //!
 //! Where things happen, in the order of a refresh:
+//! - [`settings`]: every knob, from flags, environment, config file and defaults;
 //! - [`market`]: reading the exchange (or a snapshot), within its rate limits;
-//! - [`select`]: why a symbol is excluded, how the rest are scored and ranked;
+//! - [`select`]: why a symbol is excluded, how the rest are scored, ranked and chosen;
 //! - [`features`]: the indicators (TA-Lib conventions);
-//! - [`refresh`]: the pipeline that ties those together;
+//! - [`refresh`] and [`plan`]: the pipeline that ties those together;
 //! - [`policy`]: the published fields and their hashes;
 //! - [`store`]: Redis and the file store;
 //! - [`cmd`]: one module per subcommand.
 
 pub mod cli;
 pub mod cmd;
-pub mod config;
 pub mod error;
 pub mod exit;
 pub mod features;
 pub mod market;
 pub mod output;
+pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod refresh;
 pub mod select;
+pub mod settings;
 pub mod store;
 
-use cli::{Cli, Command};
-use config::{DiffHashConfig, GenerateConfig, MarketConfig, ProofConfig};
-pub use exit::ExitCode;
+use clap::ArgMatches;
 
-/// Runs one parsed command line. Errors carry their exit code (see [`exit::classify`]).
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+use cli::{Cli, Command};
+pub use exit::ExitCode;
+use settings::Settings;
+
+/// Runs one parsed command line; `matches` tells which values came from the command line
+/// and which from the environment. Errors carry their exit code ([`exit::classify`]).
+pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let sub = matches.subcommand().map_or(matches, |(_, m)| m);
+    let file = cli.config.as_deref();
     match cli.command {
-        Command::Generate(args) => cmd::generate::run(&GenerateConfig::from_args(&args)?),
-        Command::Snapshot(args) => {
-            cmd::snapshot::run(&MarketConfig::from_args(&args.market)?, &args.out)
+        Command::Generate(args) => {
+            let settings = Settings::resolve(file, args.overrides(sub))?;
+            cmd::generate::run(&settings, &cmd::generate::Options::from(&args))
         }
-        Command::Show(args) => cmd::show::run(&config::store_location(&args.store)?, args.json),
-        Command::Proof(args) => cmd::proof::run(&ProofConfig::from_args(&args)?),
-        Command::DiffHash(args) => cmd::diff_hash::run(&DiffHashConfig::from_args(&args)?),
+        Command::Explain(args) => {
+            let settings = Settings::resolve(file, args.selection.overrides(sub))?;
+            cmd::explain::run(&settings, &args)
+        }
+        Command::Snapshot(args) => {
+            let settings = Settings::resolve(file, args.overrides(sub))?;
+            cmd::snapshot::run(&settings, &args.out)
+        }
+        Command::Show(args) => {
+            cmd::show::run(&Settings::resolve(file, args.overrides(sub))?, args.json)
+        }
+        Command::Proof(args) => {
+            cmd::proof::run(&Settings::resolve(file, args.overrides(sub))?, args.json)
+        }
+        Command::DiffHash(args) => {
+            cmd::diff_hash::run(&Settings::resolve(file, args.overrides(sub))?, &args)
+        }
+        Command::Rollback(args) => {
+            cmd::rollback::run(&Settings::resolve(file, args.overrides(sub))?, &args)
+        }
+        Command::Config(args) => {
+            let settings = Settings::resolve(file, args.generate.overrides(sub))?;
+            cmd::config::run(&settings, file, args.generate.json)
+        }
     }
 }

@@ -1,17 +1,20 @@
 //! The `universe` binary: parse, run, print the error once, exit with its code.
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 fn main() -> std::process::ExitCode {
-    let cli = match universe::cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = universe::cli::Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((universe::cli::Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             // --help and --version are "errors" that exit 0; usage errors exit 2
             let _ = error.print();
             return std::process::ExitCode::from(error.exit_code() as u8);
         }
     };
-    let code = match universe::run(cli) {
+    let code = match universe::run(cli, &matches) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("universe: error: {error:#}");

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::select::Scored;
 
 pub const GENERATOR: &str = "ai_universe_v1";
+/// The generator of a policy republished by `universe rollback`.
+pub const GENERATOR_ROLLBACK: &str = "manual_rollback";
 pub const POLICY_VERSION: &str = "1.0.0-ai-v1";
 pub const FEATURES_WINDOW: &str = "15m,1h";
 pub const VENUE: &str = "binance-futures";
@@ -34,6 +36,27 @@ pub mod field {
     pub const MARKET: &str = "market";
     pub const RUN_ID: &str = "run_id";
     pub const SCORES: &str = "scores";
+    pub const REGIME: &str = "regime";
+    pub const ROLLBACK_OF: &str = "rollback_of";
+
+    /// Every field the generator writes.
+    pub const ALL: [&str; 15] = [
+        UNIVERSE_SYMBOLS,
+        LEVERAGE_BY_SYMBOL,
+        VALID_UNTIL,
+        CREATED_AT,
+        POLICY_VERSION,
+        GENERATOR,
+        FEATURES_WINDOW,
+        UNIVERSE_HASH,
+        POLICY_HASH,
+        VENUE,
+        MARKET,
+        RUN_ID,
+        SCORES,
+        REGIME,
+        ROLLBACK_OF,
+    ];
 }
 
 /// A policy as its string fields; what is hashed is what is stored.
@@ -72,43 +95,90 @@ impl From<&Scored> for SymbolScore {
     }
 }
 
-impl Policy {
-    /// The policy for `universe` (in rank order), made at `created_at` (s, server clock).
-    pub fn build(universe: &[Scored], created_at: i64, valid_for_s: u64, run_id: &str) -> Self {
-        let symbols: Vec<&str> = universe
-            .iter()
-            .map(|s| s.candidate.symbol.as_str())
-            .collect();
-        let leverage: BTreeMap<&str, u32> = universe
-            .iter()
-            .map(|s| (s.candidate.symbol.as_str(), s.leverage))
-            .collect();
-        let scores: BTreeMap<&str, SymbolScore> = universe
-            .iter()
-            .map(|s| (s.candidate.symbol.as_str(), SymbolScore::from(s)))
-            .collect();
-        let mut fields = BTreeMap::new();
+/// What a policy is made of, before it is sealed with its hashes.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    /// Rank order.
+    pub symbols: Vec<String>,
+    pub leverage: BTreeMap<String, u32>,
+    pub scores: BTreeMap<String, SymbolScore>,
+    pub generator: &'static str,
+    pub regime: &'a str,
+    /// Seconds, local clock.
+    pub created_at: i64,
+    pub valid_for_s: u64,
+    pub run_id: String,
+    /// `[policy.extra]`, already JSON text.
+    pub extra: &'a BTreeMap<String, String>,
+    /// For a rollback: the run whose universe this republishes.
+    pub rollback_of: Option<String>,
+}
+
+impl Draft<'_> {
+    /// The policy's string fields, `universe_hash` and `policy_hash` computed.
+    pub fn seal(self) -> Policy {
+        let mut fields: BTreeMap<String, String> = self.extra.clone();
         let mut set = |name: &str, value: String| {
             fields.insert(name.to_owned(), value);
         };
-        set(field::UNIVERSE_SYMBOLS, json(&symbols));
-        set(field::LEVERAGE_BY_SYMBOL, json(&leverage));
+        set(field::UNIVERSE_SYMBOLS, json(&self.symbols));
+        set(field::LEVERAGE_BY_SYMBOL, json(&self.leverage));
         set(
             field::VALID_UNTIL,
-            (created_at + valid_for_s as i64).to_string(),
+            (self.created_at + self.valid_for_s as i64).to_string(),
         );
-        set(field::CREATED_AT, created_at.to_string());
+        set(field::CREATED_AT, self.created_at.to_string());
         set(field::POLICY_VERSION, POLICY_VERSION.into());
-        set(field::GENERATOR, GENERATOR.into());
+        set(field::GENERATOR, self.generator.into());
         set(field::FEATURES_WINDOW, FEATURES_WINDOW.into());
-        set(field::UNIVERSE_HASH, universe_hash(&symbols));
+        set(field::UNIVERSE_HASH, universe_hash(&self.symbols));
         set(field::VENUE, VENUE.into());
         set(field::MARKET, MARKET.into());
-        set(field::RUN_ID, run_id.into());
-        set(field::SCORES, json(&scores));
+        set(field::RUN_ID, self.run_id);
+        set(field::SCORES, json(&self.scores));
+        set(field::REGIME, self.regime.to_owned());
+        if let Some(run) = self.rollback_of {
+            set(field::ROLLBACK_OF, run);
+        }
         let hash = policy_hash(&fields);
         fields.insert(field::POLICY_HASH.into(), hash);
-        Self { fields }
+        Policy { fields }
+    }
+}
+
+/// Whether the generator writes `name` itself (`[policy.extra]` may not set it).
+pub fn is_generated_field(name: &str) -> bool {
+    field::ALL.contains(&name)
+}
+
+impl Policy {
+    /// The draft of a policy for `universe` (in rank order).
+    pub fn draft<'a>(
+        universe: &[Scored],
+        regime: &'a str,
+        extra: &'a BTreeMap<String, String>,
+    ) -> Draft<'a> {
+        Draft {
+            symbols: universe
+                .iter()
+                .map(|s| s.candidate.symbol.clone())
+                .collect(),
+            leverage: universe
+                .iter()
+                .map(|s| (s.candidate.symbol.clone(), s.leverage))
+                .collect(),
+            scores: universe
+                .iter()
+                .map(|s| (s.candidate.symbol.clone(), SymbolScore::from(s)))
+                .collect(),
+            generator: GENERATOR,
+            regime,
+            created_at: 0,
+            valid_for_s: 0,
+            run_id: String::new(),
+            extra,
+            rollback_of: None,
+        }
     }
 
     /// A policy as read from a store, unchecked (`proof` checks it).
@@ -231,10 +301,17 @@ mod tests {
                 mom_15m: -0.2,
                 mom_1h: 1.5,
             },
+            components: crate::select::Weights::ONES,
             score: 77.5,
             leverage: 15,
+            returns_1h: Vec::new(),
         };
-        Policy::build(&[scored], 1_761_220_350, 3600, "run-1")
+        let extra = BTreeMap::new();
+        let mut draft = Policy::draft(&[scored], "normal", &extra);
+        draft.created_at = 1_761_220_350;
+        draft.valid_for_s = 3600;
+        draft.run_id = "run-1".into();
+        draft.seal()
     }
 
     #[test]
@@ -279,6 +356,7 @@ mod tests {
         let scores = policy.scores().unwrap();
         assert_eq!(scores["BTCUSDT"].leverage, 15);
         assert_eq!(scores["BTCUSDT"].age_days, 400.25);
-        assert_eq!(policy.fields().len(), 13);
+        assert_eq!(policy.get(field::REGIME), Some("normal"));
+        assert_eq!(policy.fields().len(), 14);
     }
 }

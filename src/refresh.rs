@@ -1,9 +1,10 @@
-//! One refresh, from the market to a ranked list: the pipeline `generate` and
-//! `snapshot` run. It reads only through a [`Source`], so it runs the same live, from a
+//! One refresh, from the market to a ranking: the pipeline `generate`, `snapshot` and
+//! `explain` run. It reads only through a [`Source`], so it runs the same live, from a
 //! snapshot, and inside tests.
 //!
-//! overview (time, exchangeInfo, tickers, books) → cheap filters → candles for the
-//! survivors (bounded worker pool) → windows and features (rayon) → score and rank.
+//! overview (time, exchangeInfo, tickers, books) → cheap checks → candles for the
+//! survivors (bounded worker pool) → windows and features (rayon) → regime → score and
+//! rank.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -12,28 +13,27 @@ use rayon::prelude::*;
 
 use crate::error::FailClosed;
 use crate::features::Features;
-use crate::market::candles::{self, WindowError};
-use crate::market::{self, Candle, FetchError, Source, Usage};
+use crate::market::candles::{self, WindowError, Windows};
+use crate::market::{self, Candle, FetchError, Overview, Source, Usage};
 use crate::progress::Progress;
-use crate::select::{self, Candidate, Excluded, Filters, Reason, Scored};
-
-/// Settings of the selection itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    pub filters: Filters,
-    pub concurrency: usize,
-    pub min_symbols: usize,
-}
+use crate::select::score::{self, Ready};
+use crate::select::{self, Candidate, Excluded, Reason, Regime, Scored, Weights};
+use crate::settings::Settings;
 
 /// What a refresh found.
 #[derive(Debug)]
 pub struct Refresh {
-    /// The exchange's time of the data, ms.
-    pub server_time: i64,
+    /// Everything read before candles; `server_time` is the exchange's time of the data.
+    pub overview: Overview,
     /// Every scored symbol, in rank order.
     pub scored: Vec<Scored>,
     /// Every other exchangeInfo symbol, with its reason.
     pub excluded: Vec<Excluded>,
+    /// The regime, from the median `atr_pct_15m` of the scored symbols.
+    pub regime: Regime,
+    pub median_atr: f64,
+    /// The weights the score used: the configured ones times the regime's multipliers.
+    pub weights: Weights,
     /// Symbols whose candles were requested.
     pub candles_needed: usize,
     pub usage: Usage,
@@ -50,21 +50,26 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Refresh, FailClosed> {
     let overview = market::fetch_overview(source)?;
-    let (candidates, mut excluded) = select::screen(&overview, &settings.filters);
+    let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
 
     let names: Vec<String> = candidates.iter().map(|c| c.symbol.clone()).collect();
     let symbols: Vec<&str> = names.iter().map(String::as_str).collect();
     progress.start(symbols.len() as u64);
     let start_time = candles::request_start(overview.server_time);
-    let fetched =
-        market::fetch_candles(source, &symbols, start_time, settings.concurrency, &|| {
+    let fetched = market::fetch_candles(
+        source,
+        &symbols,
+        start_time,
+        settings.client.concurrency,
+        &|| {
             progress.advance(source.usage().weight);
-        })?;
+        },
+    )?;
     progress.finish();
     check_candle_failures(&symbols, &fetched)?;
 
     let features_started = Instant::now();
-    let judged: Vec<Result<(Candidate, Features), Excluded>> = candidates
+    let judged: Vec<Result<Ready, Excluded>> = candidates
         .into_par_iter()
         .zip(fetched)
         .map(|(candidate, candles)| judge(candidate, candles, overview.server_time))
@@ -73,21 +78,32 @@ pub fn run(
     let mut ready = Vec::with_capacity(judged.len());
     for verdict in judged {
         match verdict {
-            Ok(pair) => ready.push(pair),
+            Ok(r) => ready.push(r),
             Err(out) => excluded.push(out),
         }
     }
-    let scored = select::score(ready);
-    if scored.len() < settings.min_symbols {
+    if ready.len() < settings.min_symbols {
         return Err(FailClosed::TooFewScored {
-            scored: scored.len(),
+            scored: ready.len(),
             min: settings.min_symbols,
         });
     }
+    let median_atr = score::median_atr(&ready).unwrap_or(f64::NAN);
+    let regimes = &settings.regimes;
+    let regime = Regime::of(median_atr, regimes.high_vol_above, regimes.low_vol_below);
+    let weights = match regime {
+        Regime::HighVol => settings.weights.scaled(&regimes.high_vol),
+        Regime::LowVol => settings.weights.scaled(&regimes.low_vol),
+        Regime::Normal => settings.weights,
+    };
+    let scored = select::score(ready, &weights, &settings.leverage);
     Ok(Refresh {
-        server_time: overview.server_time,
+        overview,
         scored,
         excluded,
+        regime,
+        median_atr,
+        weights,
         candles_needed: symbols.len(),
         usage: source.usage(),
         features_us,
@@ -128,7 +144,7 @@ fn judge(
     candidate: Candidate,
     candles: Result<Vec<Candle>, FetchError>,
     server_time: i64,
-) -> Result<(Candidate, Features), Excluded> {
+) -> Result<Ready, Excluded> {
     let exclude = |candidate: Candidate, reason: Reason, detail: String| Excluded {
         symbol: candidate.symbol,
         reason,
@@ -154,11 +170,24 @@ fn judge(
         }
     };
     match Features::compute(&windows.m15, &windows.h1) {
-        Some(features) => Ok((candidate, features)),
+        Some(features) => Ok(Ready {
+            candidate,
+            features,
+            returns_1h: log_returns(&windows),
+        }),
         None => Err(exclude(
             candidate,
             Reason::BadData,
             "features are not finite".into(),
         )),
     }
+}
+
+/// 1h log returns over the window (95 values), for the correlation limit.
+fn log_returns(windows: &Windows) -> Vec<f64> {
+    windows
+        .h1
+        .windows(2)
+        .map(|w| (w[1].close / w[0].close).ln())
+        .collect()
 }

@@ -260,7 +260,7 @@ fn the_default_store_is_the_file_store_in_the_state_folder() {
     let policy: BTreeMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("policy.json")).unwrap()).unwrap();
     assert_eq!(policy["generator"], "ai_universe_v1");
-    assert_eq!(policy.len(), 13);
+    assert_eq!(policy.len(), 14, "13 fields and the regime");
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert_eq!(audit.lines().count(), 1);
     universe(home.path(), &["proof"]).assert_code(0);

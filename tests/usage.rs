@@ -41,7 +41,7 @@ fn environment_variables_set_options_and_the_command_line_wins() {
     let run = universe_with_env(home.path(), &["generate"], &[("UNIVERSE_TOP", "0")]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("--top (UNIVERSE_TOP) 0"),
+        run.stderr.contains("selection.top = 0 (env UNIVERSE_TOP)"),
         "{}",
         run.stderr
     );
@@ -51,7 +51,7 @@ fn environment_variables_set_options_and_the_command_line_wins() {
         &[("UNIVERSE_TOP", "5")],
     );
     assert!(
-        run.stderr.contains("--top (UNIVERSE_TOP) 0"),
+        run.stderr.contains("selection.top = 0 (flag --top)"),
         "{}",
         run.stderr
     );

@@ -10,10 +10,12 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::DiffHashConfig;
+use crate::cli::DiffHashArgs;
+use crate::error::UsageError;
 use crate::exit::ExitCode;
 use crate::output::{self, printable};
 use crate::policy::field;
+use crate::settings::Settings;
 use crate::store::AuditRecord;
 
 /// One publish, as diff-hash reads it.
@@ -36,8 +38,26 @@ struct Change {
     removed: Vec<String>,
 }
 
-pub fn run(config: &DiffHashConfig) -> anyhow::Result<ExitCode> {
-    let mut store = config.store.open()?;
+/// `--since` and `--stuck-after`, parsed.
+#[derive(Debug)]
+struct Spans {
+    since: std::time::Duration,
+    stuck_after: std::time::Duration,
+    json: bool,
+}
+
+fn duration(name: &str, text: &str) -> Result<std::time::Duration, UsageError> {
+    humantime::parse_duration(text)
+        .map_err(|e| UsageError(format!("{name} {text:?}: {e} (expected e.g. 90m, 6h, 7d)")))
+}
+
+pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode> {
+    let config = Spans {
+        since: duration("--since (UNIVERSE_DIFF_SINCE)", &args.since)?,
+        stuck_after: duration("--stuck-after (UNIVERSE_STUCK_AFTER)", &args.stuck_after)?,
+        json: args.json,
+    };
+    let mut store = settings.store.open(&settings.keys)?;
     let trail = store.audit_trail()?;
     let entries: Vec<Entry> = trail.iter().map(entry).collect::<anyhow::Result<_>>()?;
     let Some(newest) = entries.last() else {

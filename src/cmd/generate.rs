@@ -1,10 +1,11 @@
-//! `universe generate`: refresh, select, publish.
+//! `universe generate`: refresh, choose, publish.
 //!
-//! 1. open the store and read the current policy first, so a store that is down costs
-//!    no exchange weight;
-//! 2. run the refresh (fails closed on untrustworthy data);
-//! 3. build the policy and its audit entry from the previous policy;
-//! 4. publish both in one atomic step (unless `--dry-run`);
+//! 1. open the store and read what it remembers (the previous universe, when each member
+//!    joined, open positions), so a store that is down costs no exchange weight;
+//! 2. run the refresh and choose the universe (fails closed on untrustworthy data);
+//! 3. build the policy and its audit entry;
+//! 4. publish both in one atomic step, only if nobody published meanwhile (unless
+//!    `--dry-run`);
 //! 5. print the summary, or every symbol's verdict with `--json`.
 
 use std::collections::BTreeMap;
@@ -14,62 +15,73 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::config::{GenerateConfig, SourceConfig};
+use super::SourceChoice;
+use crate::cli::GenerateArgs;
 use crate::exit::ExitCode;
-use crate::market::Source;
-use crate::market::client::Client;
-use crate::market::snapshot::SnapshotSource;
 use crate::output::{self, printable};
-use crate::policy::{self, Policy, field};
+use crate::plan::{self, History, Plan};
+use crate::policy::{Policy, field};
 use crate::progress::Progress;
-use crate::refresh::{self, Refresh};
+use crate::select::churn::Action;
 use crate::select::{self, Reason};
+use crate::settings::Settings;
 use crate::store::Publication;
 
-pub fn run(config: &GenerateConfig) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    // the store is opened and read first: a store that is down costs no exchange
-    // weight, and the publish succeeds only if nobody published meanwhile
-    let mut store = if config.dry_run {
-        None
-    } else {
-        let mut store = config
-            .store
-            .open()
-            .context("opening the store before the refresh")?;
-        let previous = store.load_policy().context("reading the current policy")?;
-        Some((store, previous))
-    };
-    let source = open_source(&config.source, started)?;
-    let settings = refresh::Settings {
-        filters: config.filters,
-        concurrency: config.concurrency,
-        min_symbols: config.min_symbols,
-    };
-    let refresh = refresh::run(source.as_ref(), &settings, &Progress::for_stderr())
-        .context("refresh failed closed; nothing was published and the previous policy stands")?;
-    let universe = &refresh.scored[..config.top.min(refresh.scored.len())];
-    let created_at = output::now_epoch();
-    warn_if_data_is_old(refresh.server_time, created_at, &config.source);
-    let universe_hash = policy::universe_hash(&symbols_of(universe));
-    let run_id = format!("{created_at}-{}", &universe_hash[..8]);
-    let policy = Policy::build(universe, created_at, config.valid_for_s, &run_id);
+/// The run's own options (the rest is in [`Settings`]).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub source: Option<String>,
+    pub held: Option<Vec<String>>,
+    pub dry_run: bool,
+    pub json: bool,
+}
 
-    let published = match store.as_mut() {
-        Some((store, previous)) => {
-            let audit = audit_entry(
-                &policy,
-                previous.as_ref(),
-                &refresh,
-                started,
-                &config.source,
-            )?;
+impl From<&GenerateArgs> for Options {
+    fn from(args: &GenerateArgs) -> Self {
+        Self {
+            source: args.selection.source.clone(),
+            held: args.selection.held.clone(),
+            dry_run: args.dry_run,
+            json: args.json,
+        }
+    }
+}
+
+pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let source_choice = SourceChoice::parse(options.source.as_deref())?;
+    let (mut store, history) =
+        super::read_history(settings, options.held.as_deref(), !options.dry_run)?;
+    let source = source_choice.open(settings, started)?;
+    let now = output::now_epoch();
+    let plan = plan::make(
+        source.as_ref(),
+        settings,
+        &history,
+        now,
+        &Progress::for_stderr(),
+    )
+    .context("refresh failed closed; nothing was published and the previous policy stands")?;
+    warn_if_data_is_old(plan.refresh.overview.server_time, now, &source_choice);
+    let policy = seal(&plan, settings, now);
+
+    let published = match store.as_mut().filter(|_| !options.dry_run) {
+        Some(store) => {
             let publication = Publication {
+                audit: audit_entry(
+                    &policy,
+                    &plan,
+                    &history,
+                    started,
+                    &source_choice.describe(settings),
+                )?,
                 event: update_event(&policy),
                 policy: policy.clone(),
-                audit,
             };
-            let expected = previous.as_ref().and_then(|p| p.get(field::POLICY_HASH));
+            let expected = history
+                .previous
+                .as_ref()
+                .and_then(|p| p.get(field::POLICY_HASH));
             store
                 .publish(&publication, expected)
                 .context("publishing the policy; nothing was written")?;
@@ -77,45 +89,34 @@ pub fn run(config: &GenerateConfig) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    if config.json {
-        super::print_json(&report(
-            &policy,
-            &refresh,
-            universe.len(),
-            published.as_deref(),
-            started,
-        ))?;
+    if options.json {
+        super::print_json(&report(&policy, &plan, published.as_deref(), started))?;
     } else {
-        print_summary(
-            &policy,
-            &refresh,
-            universe.len(),
-            published.as_deref(),
-            started,
-        )?;
+        print_summary(&policy, &plan, published.as_deref(), started)?;
     }
     Ok(ExitCode::Success)
 }
 
-/// The live exchange or a snapshot folder.
-fn open_source(config: &SourceConfig, started: Instant) -> anyhow::Result<Box<dyn Source>> {
-    Ok(match config {
-        SourceConfig::Live(settings) => Box::new(Client::new(settings, started)),
-        SourceConfig::Snapshot(dir) => {
-            Box::new(SnapshotSource::open(dir).map_err(anyhow::Error::msg)?)
-        }
-    })
+/// The policy of a plan, made now.
+fn seal(plan: &Plan, settings: &Settings, now: i64) -> Policy {
+    let universe = plan.universe();
+    let mut draft = Policy::draft(&universe, plan.refresh.regime.as_str(), &settings.extra);
+    let hash = crate::policy::universe_hash(&draft.symbols);
+    draft.created_at = now;
+    draft.valid_for_s = settings.valid_for_s;
+    draft.run_id = format!("{now}-{}", &hash[..8]);
+    draft.seal()
 }
 
 /// The policy's validity runs from the local clock, which the services reading it share;
 /// the data's age is the exchange's clock. When they disagree by more than a few minutes
 /// (a replayed snapshot, a wrong clock) the operator should know.
-fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceConfig) {
+fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceChoice) {
     let skew = now - server_time_ms.div_euclid(1000);
     if skew.abs() > 300 {
         let what = match source {
-            SourceConfig::Live(_) => "the exchange's clock",
-            SourceConfig::Snapshot(_) => "the snapshot's data time",
+            SourceChoice::Live => "the exchange's clock",
+            SourceChoice::Snapshot(_) => "the snapshot's data time",
         };
         eprintln!(
             "universe: warning: {what} ({}) differs from the local clock by {}; the policy's validity counts from the local clock",
@@ -125,24 +126,73 @@ fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceConfig) {
     }
 }
 
-fn symbols_of(scored: &[select::Scored]) -> Vec<&str> {
-    scored.iter().map(|s| s.candidate.symbol.as_str()).collect()
+/// Symbols of `plan`'s decisions with `action`, each with its reason.
+fn decided(plan: &Plan, action: Action) -> BTreeMap<&str, &str> {
+    plan.choice
+        .decisions
+        .iter()
+        .filter(|d| d.action == action)
+        .map(|d| (d.symbol.as_str(), d.reason.as_str()))
+        .collect()
 }
 
-/// The audit entry of a publish: the policy's identity, what changed against the
-/// previous policy, why symbols were excluded, and what the run cost.
-fn audit_entry(
+/// The audit entry of a publish: the policy's identity, what changed and why, why
+/// symbols were excluded, and what the run cost.
+pub fn audit_entry(
     policy: &Policy,
-    previous: Option<&Policy>,
-    refresh: &Refresh,
+    plan: &Plan,
+    history: &History,
     started: Instant,
-    source: &SourceConfig,
+    source: &str,
 ) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut entry = identity(policy, history)?;
+    let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&plan.refresh.excluded)
+        .into_iter()
+        .map(|(reason, n)| (reason.as_str(), n))
+        .collect();
+    let usage = plan.refresh.usage;
+    for (name, value) in [
+        (
+            "symbols_kept",
+            serde_json::to_string(&decided(plan, Action::Kept))?,
+        ),
+        (
+            "added_reasons",
+            serde_json::to_string(&decided(plan, Action::Added))?,
+        ),
+        (
+            "removed_reasons",
+            serde_json::to_string(&decided(plan, Action::Removed))?,
+        ),
+        (
+            "correlation_skipped",
+            serde_json::to_string(&plan.choice.skipped)?,
+        ),
+        ("replacements", plan.choice.replacements.to_string()),
+        ("held_count", history.held.len().to_string()),
+        ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
+        ("exclusions", serde_json::to_string(&exclusions)?),
+        ("scored_count", plan.refresh.scored.len().to_string()),
+        ("request_weight", usage.weight.to_string()),
+        ("requests", usage.requests.to_string()),
+        ("retries", usage.retries.to_string()),
+        ("duration_ms", started.elapsed().as_millis().to_string()),
+        ("source", source.to_owned()),
+        (
+            "server_time_ms",
+            plan.refresh.overview.server_time.to_string(),
+        ),
+    ] {
+        entry.insert(name.to_owned(), value);
+    }
+    Ok(entry)
+}
+
+/// The part of an audit entry every publish has (`generate` and `rollback`): the policy's
+/// identity and the symbols added and removed against the previous policy.
+pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<String, String>> {
     let symbols = policy.symbols()?;
-    let before: Vec<String> = match previous {
-        Some(p) => p.symbols().unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let before = &history.incumbents;
     let added: Vec<&String> = symbols.iter().filter(|s| !before.contains(s)).collect();
     let removed: Vec<&String> = before.iter().filter(|s| !symbols.contains(s)).collect();
     let leverage = policy.leverage()?;
@@ -150,46 +200,35 @@ fn audit_entry(
         .values()
         .filter_map(serde_json::Number::as_u64)
         .fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&refresh.excluded)
-        .into_iter()
-        .map(|(reason, n)| (reason.as_str(), n))
-        .collect();
     let copied = [
         field::POLICY_VERSION,
         field::POLICY_HASH,
         field::UNIVERSE_HASH,
         field::UNIVERSE_SYMBOLS,
+        field::LEVERAGE_BY_SYMBOL,
+        field::SCORES,
         field::VALID_UNTIL,
         field::CREATED_AT,
         field::GENERATOR,
         field::FEATURES_WINDOW,
         field::RUN_ID,
+        field::REGIME,
     ];
     let mut entry: BTreeMap<String, String> = copied
         .iter()
-        .map(|name| Ok(((*name).to_owned(), policy.require(name)?.to_owned())))
-        .collect::<anyhow::Result<_>>()?;
-    let previous_hash = previous
+        .filter_map(|name| Some(((*name).to_owned(), policy.get(name)?.to_owned())))
+        .collect();
+    let previous_hash = history
+        .previous
+        .as_ref()
         .and_then(|p| p.get(field::UNIVERSE_HASH))
         .unwrap_or("");
-    let source = match source {
-        SourceConfig::Live(settings) => settings.base_url.clone(),
-        SourceConfig::Snapshot(dir) => format!("snapshot:{}", dir.display()),
-    };
     for (name, value) in [
         ("universe_count", symbols.len().to_string()),
         ("leverage_range", format!("{low}-{high}")),
         ("previous_universe_hash", previous_hash.to_owned()),
         ("symbols_added", serde_json::to_string(&added)?),
         ("symbols_removed", serde_json::to_string(&removed)?),
-        ("exclusions", serde_json::to_string(&exclusions)?),
-        ("scored_count", refresh.scored.len().to_string()),
-        ("request_weight", refresh.usage.weight.to_string()),
-        ("requests", refresh.usage.requests.to_string()),
-        ("retries", refresh.usage.retries.to_string()),
-        ("duration_ms", started.elapsed().as_millis().to_string()),
-        ("source", source),
-        ("server_time_ms", refresh.server_time.to_string()),
     ] {
         entry.insert(name.to_owned(), value);
     }
@@ -197,7 +236,7 @@ fn audit_entry(
 }
 
 /// The `policy.updated` event the services listen for.
-fn update_event(policy: &Policy) -> BTreeMap<String, String> {
+pub fn update_event(policy: &Policy) -> BTreeMap<String, String> {
     let mut event = BTreeMap::from([("event".to_owned(), "policy.updated".to_owned())]);
     for name in [
         field::POLICY_HASH,
@@ -205,6 +244,7 @@ fn update_event(policy: &Policy) -> BTreeMap<String, String> {
         field::RUN_ID,
         field::CREATED_AT,
         field::VALID_UNTIL,
+        field::GENERATOR,
     ] {
         event.insert(
             name.to_owned(),
@@ -214,30 +254,44 @@ fn update_event(policy: &Policy) -> BTreeMap<String, String> {
     event
 }
 
+/// One symbol's verdict, as `generate --json` and `explain` print it.
+pub fn symbol_report(plan: &Plan, symbol: &str) -> serde_json::Value {
+    if let Some(rank) = plan.rank(symbol) {
+        let scored = &plan.refresh.scored[rank - 1];
+        let mut value = serde_json::to_value(scored).expect("serialisable");
+        let decision = plan.choice.decision(symbol);
+        value["rank"] = json!(rank);
+        value["selected"] = json!(plan.choice.members.contains(&(rank - 1)));
+        value["decision"] = json!(decision);
+        return value;
+    }
+    if let Some(e) = plan.refresh.excluded.iter().find(|e| e.symbol == symbol) {
+        let mut value = json!({"symbol": e.symbol, "selected": false, "excluded": e.reason, "detail": e.detail});
+        if let Some(decision) = plan.choice.decision(symbol) {
+            value["decision"] = json!(decision);
+        }
+        return value;
+    }
+    json!({"symbol": symbol, "selected": false, "excluded": null, "detail": "not in exchangeInfo"})
+}
+
 /// `--json`: the policy's identity and every exchangeInfo symbol's verdict.
 fn report(
     policy: &Policy,
-    refresh: &Refresh,
-    universe_len: usize,
+    plan: &Plan,
     published: Option<&str>,
     started: Instant,
 ) -> serde_json::Value {
-    let mut symbols: Vec<serde_json::Value> = refresh
+    let refresh = &plan.refresh;
+    let mut names: Vec<&str> = refresh
         .scored
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut value = serde_json::to_value(s).expect("serialisable");
-            value["rank"] = json!(i + 1);
-            value["selected"] = json!(i < universe_len);
-            value
-        })
+        .map(|s| s.candidate.symbol.as_str())
         .collect();
-    let mut excluded = refresh.excluded.clone();
-    excluded.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-    symbols.extend(excluded.iter().map(|e| {
-        json!({"symbol": e.symbol, "selected": false, "excluded": e.reason, "detail": e.detail})
-    }));
+    let mut excluded: Vec<&str> = refresh.excluded.iter().map(|e| e.symbol.as_str()).collect();
+    excluded.sort_unstable();
+    names.extend(excluded);
+    let symbols: Vec<serde_json::Value> = names.iter().map(|s| symbol_report(plan, s)).collect();
     let exclusions: BTreeMap<Reason, usize> = select::count_by_reason(&refresh.excluded);
     json!({
         "universe": policy.symbols().unwrap_or_default(),
@@ -247,9 +301,13 @@ fn report(
         "created_at_epoch": policy.epoch(field::CREATED_AT).ok(),
         "valid_until_epoch": policy.epoch(field::VALID_UNTIL).ok(),
         "published_to": published,
-        "server_time_ms": refresh.server_time,
+        "server_time_ms": refresh.overview.server_time,
+        "regime": refresh.regime,
+        "median_atr_pct_15m": refresh.median_atr,
+        "weights": refresh.weights,
         "scored_count": refresh.scored.len(),
         "exclusions": exclusions,
+        "churn": &plan.choice,
         "usage": refresh.usage,
         "features_us": refresh.features_us,
         "duration_ms": started.elapsed().as_millis() as u64,
@@ -259,33 +317,36 @@ fn report(
 
 fn print_summary(
     policy: &Policy,
-    refresh: &Refresh,
-    universe_len: usize,
+    plan: &Plan,
     published: Option<&str>,
     started: Instant,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    let refresh = &plan.refresh;
     let hash = policy.get(field::UNIVERSE_HASH).unwrap_or_default();
+    let size = plan.choice.members.len();
     match published {
-        Some(store) => writeln!(
-            out,
-            "published universe {hash} ({universe_len} symbols) to {store}"
-        )?,
+        Some(store) => writeln!(out, "published universe {hash} ({size} symbols) to {store}")?,
         None => writeln!(
             out,
-            "dry run: universe {hash} ({universe_len} symbols), nothing written"
+            "dry run: universe {hash} ({size} symbols), nothing written"
         )?,
     }
     writeln!(
         out,
-        "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}",
+        "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}  why",
         "rank", "symbol", "score", "atr%15m", "trend1h", "mom15m", "mom1h", "lev"
     )?;
-    for (i, s) in refresh.scored[..universe_len].iter().enumerate() {
+    for &i in &plan.choice.members {
+        let s = &refresh.scored[i];
         let f = &s.features;
+        let why = plan
+            .choice
+            .decision(&s.candidate.symbol)
+            .map_or("", |d| d.reason.as_str());
         writeln!(
             out,
-            "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>4}",
+            "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>4}  {}",
             i + 1,
             printable(&s.candidate.symbol),
             s.score,
@@ -293,14 +354,39 @@ fn print_summary(
             f.trend_1h,
             f.mom_15m,
             f.mom_1h,
-            s.leverage
+            s.leverage,
+            why
+        )?;
+    }
+    for d in plan
+        .choice
+        .decisions
+        .iter()
+        .filter(|d| d.action == Action::Removed)
+    {
+        writeln!(
+            out,
+            "   -  {:<16} removed: {}",
+            printable(&d.symbol),
+            d.reason
+        )?;
+    }
+    for s in &plan.choice.skipped {
+        writeln!(
+            out,
+            "   ~  {:<16} skipped: correlation {:.2} with {}",
+            printable(&s.symbol),
+            s.correlation,
+            printable(&s.correlated_with)
         )?;
     }
     let counts = select::count_by_reason(&refresh.excluded);
     let counts: Vec<String> = counts.iter().map(|(r, n)| format!("{r} {n}")).collect();
     writeln!(
         out,
-        "scored {} of {} symbols; excluded: {}",
+        "regime {} (median atr%15m {:.3}); scored {} of {} symbols; excluded: {}",
+        refresh.regime.as_str(),
+        refresh.median_atr,
         refresh.scored.len(),
         refresh.scored.len() + refresh.excluded.len(),
         counts.join(", ")

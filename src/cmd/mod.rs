@@ -1,12 +1,28 @@
 //! One module per subcommand; each `run` reads like the table of contents of its job.
+//! What several of them share (opening the source, reading the store's history) is here.
 
+pub mod config;
 pub mod diff_hash;
+pub mod explain;
 pub mod generate;
 pub mod proof;
+pub mod rollback;
 pub mod show;
 pub mod snapshot;
 
 use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use crate::error::UsageError;
+use crate::market::Source;
+use crate::market::client::Client;
+use crate::market::snapshot::SnapshotSource;
+use crate::plan::History;
+use crate::settings::Settings;
+use crate::store::Store;
 
 /// Writes `value` as pretty JSON and a newline on stdout.
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
@@ -14,4 +30,65 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Where market data comes from: `--source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChoice {
+    Live,
+    Snapshot(std::path::PathBuf),
+}
+
+impl SourceChoice {
+    /// `binance` (or nothing) or a snapshot folder.
+    pub fn parse(source: Option<&str>) -> Result<Self, UsageError> {
+        match source {
+            None | Some("binance") => Ok(SourceChoice::Live),
+            Some(dir) if Path::new(dir).join("time.json").is_file() => {
+                Ok(SourceChoice::Snapshot(dir.into()))
+            }
+            Some(dir) => Err(UsageError(format!(
+                "--source (UNIVERSE_SOURCE) {dir}: not `binance` and not a snapshot folder (no time.json in it)"
+            ))),
+        }
+    }
+
+    fn open(&self, settings: &Settings, started: Instant) -> anyhow::Result<Box<dyn Source>> {
+        Ok(match self {
+            SourceChoice::Live => Box::new(Client::new(&settings.client, started)),
+            SourceChoice::Snapshot(dir) => {
+                Box::new(SnapshotSource::open(dir).map_err(anyhow::Error::msg)?)
+            }
+        })
+    }
+
+    /// For the audit entry.
+    fn describe(&self, settings: &Settings) -> String {
+        match self {
+            SourceChoice::Live => settings.client.base_url.clone(),
+            SourceChoice::Snapshot(dir) => format!("snapshot:{}", dir.display()),
+        }
+    }
+}
+
+/// The store and what it remembers. With `must_open` a store that cannot be read is an
+/// error; without, a warning, and the run goes on as a first run.
+fn read_history(
+    settings: &Settings,
+    held: Option<&[String]>,
+    must_open: bool,
+) -> anyhow::Result<(Option<Box<dyn Store>>, History)> {
+    let attempt = || -> Result<_, crate::error::StoreError> {
+        let mut store = settings.store.open(&settings.keys)?;
+        let history = History::read(store.as_mut(), held)?;
+        Ok((store, history))
+    };
+    match attempt() {
+        Ok((store, history)) => Ok((Some(store), history)),
+        Err(error) if !must_open => {
+            eprintln!("universe: warning: {error}; going on without the previous universe");
+            Ok((None, History::without_store(held)))
+        }
+        Err(error) => Err(error).context("reading the store before the refresh"),
+    }
 }

@@ -9,11 +9,10 @@ use std::io::Write as _;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::ProofConfig;
 use crate::exit::ExitCode;
 use crate::output::{self, printable};
 use crate::policy::{self, Policy, field};
-use crate::select::{LEVERAGE_MAX, LEVERAGE_MIN};
+use crate::settings::Settings;
 use crate::store::AuditRecord;
 
 #[derive(Debug, Serialize)]
@@ -24,8 +23,8 @@ struct Check {
     seen: String,
 }
 
-pub fn run(config: &ProofConfig) -> anyhow::Result<ExitCode> {
-    let mut store = config.store.open()?;
+pub fn run(config: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let mut store = config.store.open(&config.keys)?;
     let policy = store.load_policy()?;
     let checks = match &policy {
         None => vec![check(
@@ -44,7 +43,7 @@ pub fn run(config: &ProofConfig) -> anyhow::Result<ExitCode> {
         .map(|(i, c)| Check { number: i + 1, ..c })
         .collect();
     let passed = checks.iter().all(|c| c.pass);
-    if config.json {
+    if json {
         super::print_json(&json!({"store": store.describe(), "passed": passed, "checks": checks}))?;
     } else {
         let mut out = std::io::stdout().lock();
@@ -90,10 +89,10 @@ fn field_equals(policy: &Policy, name: &str, expected: &str) -> Check {
     )
 }
 
-fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &ProofConfig) -> Vec<Check> {
+fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings) -> Vec<Check> {
     let symbols = policy.symbols();
     let mut list = vec![
-        field_equals(policy, field::GENERATOR, policy::GENERATOR),
+        generator_check(policy),
         field_equals(policy, field::FEATURES_WINDOW, policy::FEATURES_WINDOW),
         field_equals(policy, field::POLICY_VERSION, policy::POLICY_VERSION),
     ];
@@ -169,13 +168,43 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &ProofCon
         Err(e) => check("universe size", false, e.to_string()),
     });
 
-    list.push(leverage_check(policy, symbols.as_deref().ok()));
+    list.push(leverage_check(
+        policy,
+        symbols.as_deref().ok(),
+        config.leverage.range(),
+    ));
     list.push(audit_check(policy, newest_audit));
     list
 }
 
-fn leverage_check(policy: &Policy, symbols: Option<&[String]>) -> Check {
-    let name = format!("every symbol has a leverage within [{LEVERAGE_MIN}, {LEVERAGE_MAX}]");
+/// The generator's own policies pass; a rollback passes as a rollback, on a line that
+/// says so; anything else fails.
+fn generator_check(policy: &Policy) -> Check {
+    match policy.get(field::GENERATOR) {
+        Some(policy::GENERATOR) => check(
+            "generator is ai_universe_v1",
+            true,
+            format!("{:?}", policy::GENERATOR),
+        ),
+        Some(policy::GENERATOR_ROLLBACK) => check(
+            "policy is a manual rollback (generator manual_rollback)",
+            true,
+            format!(
+                "universe {} republished from run {}",
+                policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
+                policy.get(field::ROLLBACK_OF).unwrap_or("?")
+            ),
+        ),
+        other => check(
+            "generator is ai_universe_v1",
+            false,
+            other.map_or_else(|| "missing".into(), |v| format!("{v:?}")),
+        ),
+    }
+}
+
+fn leverage_check(policy: &Policy, symbols: Option<&[String]>, (low, high): (u32, u32)) -> Check {
+    let name = format!("every symbol has a leverage within [{low}, {high}]");
     let (Some(symbols), Ok(leverage)) = (symbols, policy.leverage()) else {
         return check(
             &name,
@@ -183,7 +212,7 @@ fn leverage_check(policy: &Policy, symbols: Option<&[String]>) -> Check {
             "universe_symbols or leverage_by_symbol unreadable".into(),
         );
     };
-    let range = f64::from(LEVERAGE_MIN)..=f64::from(LEVERAGE_MAX);
+    let range = f64::from(low)..=f64::from(high);
     let wrong: Vec<String> = symbols
         .iter()
         .filter_map(|s| match leverage.get(s) {

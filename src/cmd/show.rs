@@ -8,10 +8,10 @@ use serde_json::json;
 use crate::exit::ExitCode;
 use crate::output::{self, printable};
 use crate::policy::{Policy, field};
-use crate::store::Location;
+use crate::settings::Settings;
 
-pub fn run(location: &Location, as_json: bool) -> anyhow::Result<ExitCode> {
-    let mut store = location.open()?;
+pub fn run(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut store = settings.store.open(&settings.keys)?;
     let policy = store
         .load_policy()?
         .with_context(|| format!("no policy has been published to {}", store.describe()))?;

@@ -6,34 +6,35 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::config::MarketConfig;
 use crate::exit::ExitCode;
 use crate::market::Source as _;
 use crate::market::client::Client;
 use crate::market::snapshot::Recorder;
 use crate::progress::Progress;
 use crate::refresh;
+use crate::settings::Settings;
 
-pub fn run(config: &MarketConfig, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let recorder =
-        Recorder::create(Client::new(&config.client, started), out).map_err(anyhow::Error::msg)?;
-    let settings = refresh::Settings {
-        filters: config.filters,
-        concurrency: config.client.concurrency,
-        min_symbols: 1,
+    let recorder = Recorder::create(Client::new(&settings.client, started), out)
+        .map_err(anyhow::Error::msg)?;
+    // a snapshot records whatever the market gives; judging it is for the replay
+    let recording = Settings {
+        min_symbols: 0,
+        ..settings.clone()
     };
-    let refresh = refresh::run(&recorder, &settings, &Progress::for_stderr())
+    let refresh = refresh::run(&recorder, &recording, &Progress::for_stderr())
         .context("the snapshot is incomplete: the refresh failed closed")?;
+    let filters = &settings.filters;
     recorder
         .finish(&json!({
             "format": 1,
-            "server_time_ms": refresh.server_time,
-            "base_url": config.client.base_url,
+            "server_time_ms": refresh.overview.server_time,
+            "base_url": settings.client.base_url,
             "filters": {
-                "min_quote_volume": config.filters.min_quote_volume,
-                "max_spread_bps": config.filters.max_spread_bps,
-                "min_age_days": config.filters.min_age_days,
+                "min_quote_volume": filters.min_quote_volume,
+                "max_spread_bps": filters.max_spread_bps,
+                "min_age_days": filters.min_age_days,
             },
             "klines_symbols": refresh.candles_needed,
             "note": "bodies exactly as received; replay with `universe generate --source DIR`",

@@ -117,6 +117,17 @@ impl Store for FileStore {
         result
     }
 
+    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut trail = self.audit_trail()?;
+        trail.reverse();
+        trail.truncate(count);
+        Ok(trail)
+    }
+
+    fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        Ok(std::collections::BTreeSet::new())
+    }
+
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
         let path = self.dir.join(AUDIT_FILE);
         let file = match File::open(&path) {

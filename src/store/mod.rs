@@ -18,14 +18,49 @@ use crate::policy::Policy;
 pub use file::FileStore;
 pub use redis::RedisStore;
 
-/// Redis key of the current policy hash.
-pub const POLICY_KEY: &str = "quantum:policy:current";
-/// Redis stream of audit entries, one per publish.
-pub const AUDIT_STREAM: &str = "quantum:stream:policy.audit";
-/// Redis stream of `policy.updated` events, one per publish.
-pub const UPDATE_STREAM: &str = "quantum:stream:policy.update";
 /// Streams are trimmed to about this many entries.
 pub const STREAM_MAX_LEN: usize = 10_000;
+
+/// Redis key names: `prefix` followed by each name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub prefix: String,
+    /// The hash of the current policy.
+    pub policy: String,
+    /// The stream of audit entries, one per publish.
+    pub audit: String,
+    /// The stream of `policy.updated` events, one per publish.
+    pub updates: String,
+    /// The set of symbols with open positions (read, never written).
+    pub held: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            prefix: "quantum:".into(),
+            policy: "policy:current".into(),
+            audit: "stream:policy.audit".into(),
+            updates: "stream:policy.update".into(),
+            held: "positions:open".into(),
+        }
+    }
+}
+
+impl Keys {
+    pub fn policy_key(&self) -> String {
+        format!("{}{}", self.prefix, self.policy)
+    }
+    pub fn audit_key(&self) -> String {
+        format!("{}{}", self.prefix, self.audit)
+    }
+    pub fn updates_key(&self) -> String {
+        format!("{}{}", self.prefix, self.updates)
+    }
+    pub fn held_key(&self) -> String {
+        format!("{}{}", self.prefix, self.held)
+    }
+}
 
 /// One publish: the policy, its audit entry and the update event, written together.
 #[derive(Debug, Clone)]
@@ -55,6 +90,11 @@ pub trait Store {
     ) -> Result<(), StoreError>;
     /// The whole audit trail, oldest first.
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest `count` audit entries, newest first.
+    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Symbols with open positions, as the trading side records them (Redis only; the
+    /// file store has none).
+    fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError>;
 }
 
 /// Where a store lives, parsed from `--store` / `UNIVERSE_STORE`.
@@ -84,9 +124,9 @@ impl Location {
     }
 
     /// Opens the store, connecting if it is remote.
-    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+    pub fn open(&self, keys: &Keys) -> Result<Box<dyn Store>, StoreError> {
         Ok(match self {
-            Location::Redis(url) => Box::new(RedisStore::connect(url)?),
+            Location::Redis(url) => Box::new(RedisStore::connect(url, keys.clone())?),
             Location::File(dir) => Box::new(FileStore::new(dir.clone())),
         })
     }

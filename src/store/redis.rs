@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use redis::{Connection, Value};
 
-use super::{
-    AUDIT_STREAM, AuditRecord, POLICY_KEY, Publication, RedisUrl, STREAM_MAX_LEN, Store,
-    UPDATE_STREAM,
-};
+use super::{AuditRecord, Keys, Publication, RedisUrl, STREAM_MAX_LEN, Store};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
 
@@ -22,6 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct RedisStore {
     connection: Connection,
     label: String,
+    keys: Keys,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -31,14 +29,18 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    pub fn connect(url: &RedisUrl) -> Result<Self, StoreError> {
+    pub fn connect(url: &RedisUrl, keys: Keys) -> Result<Self, StoreError> {
         let label = url.to_string();
         let fail = |e: redis::RedisError| StoreError::new(label.clone(), e);
         let client = redis::Client::open(url.expose()).map_err(fail)?;
         let connection = client.get_connection_with_timeout(TIMEOUT).map_err(fail)?;
         connection.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
         connection.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;
-        Ok(Self { connection, label })
+        Ok(Self {
+            connection,
+            label,
+            keys,
+        })
     }
 
     fn error(&self, error: impl std::fmt::Display) -> StoreError {
@@ -52,8 +54,9 @@ impl Store for RedisStore {
     }
 
     fn load_policy(&mut self) -> Result<Option<Policy>, StoreError> {
+        let policy_key = self.keys.policy_key();
         let fields: BTreeMap<String, String> = redis::cmd("HGETALL")
-            .arg(POLICY_KEY)
+            .arg(&policy_key)
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
         Ok((!fields.is_empty()).then(|| Policy::from_fields(fields)))
@@ -64,13 +67,15 @@ impl Store for RedisStore {
         publication: &Publication,
         expected_previous: Option<&str>,
     ) -> Result<(), StoreError> {
+        let policy_key = self.keys.policy_key();
+        let (audit_key, updates_key) = (self.keys.audit_key(), self.keys.updates_key());
         let con = &mut self.connection;
         redis::cmd("WATCH")
-            .arg(POLICY_KEY)
+            .arg(&policy_key)
             .exec(con)
             .map_err(|e| StoreError::new(self.label.clone(), e))?;
         let current: Option<String> = redis::cmd("HGET")
-            .arg(POLICY_KEY)
+            .arg(&policy_key)
             .arg(field::POLICY_HASH)
             .query(con)
             .map_err(|e| StoreError::new(self.label.clone(), e))?;
@@ -82,15 +87,15 @@ impl Store for RedisStore {
             )));
         }
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("DEL").arg(POLICY_KEY).ignore();
-        pipe.cmd("HSET").arg(POLICY_KEY);
+        pipe.atomic().cmd("DEL").arg(&policy_key).ignore();
+        pipe.cmd("HSET").arg(&policy_key);
         for (name, value) in publication.policy.fields() {
             pipe.arg(name).arg(value);
         }
         pipe.ignore();
         for (stream, entry) in [
-            (AUDIT_STREAM, &publication.audit),
-            (UPDATE_STREAM, &publication.event),
+            (&audit_key, &publication.audit),
+            (&updates_key, &publication.event),
         ] {
             pipe.cmd("XADD")
                 .arg(stream)
@@ -114,11 +119,39 @@ impl Store for RedisStore {
 
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
         let entries: Vec<(String, HashMap<String, Value>)> = redis::cmd("XRANGE")
-            .arg(AUDIT_STREAM)
+            .arg(self.keys.audit_key())
             .arg("-")
             .arg("+")
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
+        self.records(entries)
+    }
+
+    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let entries: Vec<(String, HashMap<String, Value>)> = redis::cmd("XREVRANGE")
+            .arg(self.keys.audit_key())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(count)
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        self.records(entries)
+    }
+
+    fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        redis::cmd("SMEMBERS")
+            .arg(self.keys.held_key())
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))
+    }
+}
+
+impl RedisStore {
+    fn records(
+        &self,
+        entries: Vec<(String, HashMap<String, Value>)>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         entries
             .into_iter()
             .map(|(id, map)| {

@@ -1,0 +1,817 @@
+//! Every knob, resolved once: command line > environment > config file > default.
+//!
+//! The config file is TOML (`--config`, `UNIVERSE_CONFIG`); `examples/universe.toml`
+//! lists every key. A key the file does not know, a value of the wrong type or out of
+//! range is a usage error that names the key and where the value came from (the file,
+//! the flag or the variable). Each resolved value remembers its origin, for
+//! `universe config`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use toml::Value;
+
+use crate::error::UsageError;
+use crate::market::client::ClientSettings;
+use crate::select::{Filters, LeverageTable, Lists, Pattern, Weights};
+use crate::store::{Keys, Location};
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::Env(name) => write!(f, "env {name}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// Values given on the command line or by environment variable, by config key.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    values: BTreeMap<&'static str, (Value, Origin)>,
+}
+
+impl Overrides {
+    /// Records `value` for `key` if the argument `id` was given, noting whether it came
+    /// from the command line or from `env`.
+    pub fn take<T: Into<Value>>(
+        &mut self,
+        matches: &ArgMatches,
+        id: &str,
+        key: &'static str,
+        env: &str,
+        value: Option<T>,
+    ) {
+        let Some(value) = value else { return };
+        let origin = match matches.value_source(id) {
+            Some(ValueSource::EnvVariable) => Origin::Env(env.to_owned()),
+            _ => Origin::Flag(format!("--{}", id.replace('_', "-"))),
+        };
+        self.values.insert(key, (value.into(), origin));
+    }
+}
+
+/// One resolved value, for `universe config`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    pub key: String,
+    /// JSON rendering of the value (secrets redacted).
+    pub value: serde_json::Value,
+    pub origin: String,
+}
+
+/// Churn control: how the previous universe resists rank noise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Churn {
+    pub enabled: bool,
+    /// An incumbent stays while its rank ≤ top + buffer…
+    pub buffer: usize,
+    /// …unless a challenger outside the universe beats its score by this many points.
+    pub margin: f64,
+    /// Rank-driven replacements per refresh.
+    pub max_replacements: usize,
+    /// An incumbent younger than this in the universe is never replaced for rank.
+    pub min_hold: Duration,
+}
+
+/// Regimes by the median `atr_pct_15m` of the scored symbols, and their weight multipliers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regimes {
+    pub high_vol_above: f64,
+    pub low_vol_below: f64,
+    pub high_vol: Weights,
+    pub low_vol: Weights,
+}
+
+/// Everything a command may read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub client: ClientSettings,
+    pub filters: Filters,
+    pub top: usize,
+    pub min_symbols: usize,
+    pub weights: Weights,
+    pub leverage: LeverageTable,
+    pub churn: Churn,
+    pub regimes: Regimes,
+    pub max_correlation: Option<f64>,
+    pub lists: Lists,
+    pub store: Location,
+    pub keys: Keys,
+    pub valid_for_s: u64,
+    /// `[policy.extra]`: field name → JSON text, written into the policy as given.
+    pub extra: BTreeMap<String, String>,
+    /// Every value with its origin.
+    pub entries: Vec<Entry>,
+}
+
+impl Settings {
+    /// Resolves every knob from `overrides`, the file at `config` (if any) and defaults.
+    pub fn resolve(config: Option<&Path>, overrides: Overrides) -> Result<Self, UsageError> {
+        let file = match config {
+            Some(path) => Some(ConfigFile::read(path)?),
+            None => None,
+        };
+        let mut r = Resolver {
+            file,
+            overrides,
+            used: BTreeSet::new(),
+            entries: Vec::new(),
+        };
+        let settings = resolve_all(&mut r)?;
+        r.reject_unknown_keys()?;
+        Ok(Self {
+            entries: r.entries,
+            ..settings
+        })
+    }
+}
+
+fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
+    let client = exchange(r)?;
+    let filters = filters(r)?;
+    let top: usize = r.get(
+        "selection.top",
+        10usize,
+        |v| (1..=1000).contains(v),
+        "1 to 1000",
+    )?;
+    let min_symbols: usize = r.get(
+        "selection.min_symbols",
+        3usize,
+        |v| (1..=top).contains(v),
+        &format!("1 to selection.top ({top})"),
+    )?;
+    let weights = weights_at(r, "score.weights", &Weights::DEFAULT, "a finite number ≥ 0")?;
+    if weights.sum() <= 0.0 {
+        return Err(UsageError(
+            "score.weights: at least one weight must be above 0".into(),
+        ));
+    }
+    let leverage = leverage_table(r)?;
+    let churn = churn(r)?;
+    let regimes = regimes(r)?;
+    let max_correlation: f64 = r.get(
+        "diversity.max_correlation",
+        1.0,
+        |v: &f64| (-1.0..=1.0).contains(v),
+        "-1 to 1 (1 turns diversity off)",
+    )?;
+    let lists = lists(r, top)?;
+    let store = store_location(r)?;
+    let keys = store_keys(r)?;
+    let valid_for_s = r.get(
+        "policy.valid_for_s",
+        3600u64,
+        |v| (60..=7 * 86_400).contains(v),
+        "60 to 604800 seconds",
+    )?;
+    let extra = r.extra()?;
+    Ok(Settings {
+        client,
+        filters,
+        top,
+        min_symbols,
+        weights,
+        leverage,
+        churn,
+        regimes,
+        max_correlation: (max_correlation < 1.0).then_some(max_correlation),
+        lists,
+        store,
+        keys,
+        valid_for_s,
+        extra,
+        entries: Vec::new(),
+    })
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // the shape of a validator: Fn(&T) -> bool
+fn non_negative(v: &f64) -> bool {
+    v.is_finite() && *v >= 0.0
+}
+
+fn exchange(r: &mut Resolver) -> Result<ClientSettings, UsageError> {
+    let base_url: String = r.get(
+        "exchange.base_url",
+        "https://fapi.binance.com".to_owned(),
+        |u: &String| u.starts_with("http://") || u.starts_with("https://"),
+        "an http:// or https:// URL",
+    )?;
+    let seconds = |v: &u64| (1..=3600).contains(v);
+    Ok(ClientSettings {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        concurrency: r.get(
+            "exchange.concurrency",
+            16usize,
+            |v| (1..=64).contains(v),
+            "1 to 64",
+        )?,
+        weight_budget: r.get(
+            "exchange.weight_budget",
+            1200u32,
+            |v| (50..=6000).contains(v),
+            "50 to 6000 (the largest request weighs 40)",
+        )?,
+        deadline: Duration::from_secs(r.get(
+            "exchange.deadline_s",
+            120u64,
+            seconds,
+            "1 to 3600 seconds",
+        )?),
+        request_timeout: Duration::from_secs(r.get(
+            "exchange.request_timeout_s",
+            10u64,
+            seconds,
+            "1 to 3600 seconds",
+        )?),
+    })
+}
+
+fn filters(r: &mut Resolver) -> Result<Filters, UsageError> {
+    let expected = "a finite number ≥ 0";
+    Ok(Filters {
+        min_quote_volume: r.get(
+            "filters.min_quote_volume",
+            20_000_000.0,
+            non_negative,
+            expected,
+        )?,
+        max_spread_bps: r.get("filters.max_spread_bps", 15.0, non_negative, expected)?,
+        min_age_days: r.get("filters.min_age_days", 30.0, non_negative, expected)?,
+    })
+}
+
+fn churn(r: &mut Resolver) -> Result<Churn, UsageError> {
+    Ok(Churn {
+        enabled: r.get("churn.enabled", true, |_| true, "")?,
+        buffer: r.get("churn.buffer", 5usize, |v| *v <= 1000, "0 to 1000")?,
+        margin: r.get(
+            "churn.margin",
+            5.0,
+            non_negative,
+            "a finite number ≥ 0 (score points)",
+        )?,
+        max_replacements: r.get(
+            "churn.max_replacements",
+            3usize,
+            |v| *v <= 1000,
+            "0 to 1000",
+        )?,
+        min_hold: r.get(
+            "churn.min_hold",
+            Duration::from_secs(2 * 3600),
+            |_| true,
+            "",
+        )?,
+    })
+}
+
+fn regimes(r: &mut Resolver) -> Result<Regimes, UsageError> {
+    let atr = "a finite number ≥ 0 (ATR %)";
+    let multiplier = "a finite multiplier ≥ 0";
+    let regimes = Regimes {
+        high_vol_above: r.get("regimes.high_vol_above", 2.5, non_negative, atr)?,
+        low_vol_below: r.get("regimes.low_vol_below", 0.6, non_negative, atr)?,
+        high_vol: weights_at(
+            r,
+            "regimes.high_vol",
+            &Weights {
+                trend_1h: 1.5,
+                ..Weights::ONES
+            },
+            multiplier,
+        )?,
+        low_vol: weights_at(
+            r,
+            "regimes.low_vol",
+            &Weights {
+                mom_15m: 1.5,
+                mom_1h: 1.5,
+                ..Weights::ONES
+            },
+            multiplier,
+        )?,
+    };
+    if regimes.low_vol_below > regimes.high_vol_above {
+        return Err(UsageError(format!(
+            "regimes.low_vol_below ({}) must not exceed regimes.high_vol_above ({})",
+            regimes.low_vol_below, regimes.high_vol_above
+        )));
+    }
+    Ok(regimes)
+}
+
+fn weights_at(
+    r: &mut Resolver,
+    section: &str,
+    defaults: &Weights,
+    expected: &str,
+) -> Result<Weights, UsageError> {
+    let ok = |v: &f64| v.is_finite() && *v >= 0.0;
+    Ok(Weights {
+        trend_1h: r.get(
+            &format!("{section}.trend_1h"),
+            defaults.trend_1h,
+            ok,
+            expected,
+        )?,
+        mom_15m: r.get(
+            &format!("{section}.mom_15m"),
+            defaults.mom_15m,
+            ok,
+            expected,
+        )?,
+        mom_1h: r.get(&format!("{section}.mom_1h"), defaults.mom_1h, ok, expected)?,
+        vol_fit: r.get(
+            &format!("{section}.vol_fit"),
+            defaults.vol_fit,
+            ok,
+            expected,
+        )?,
+        liquidity: r.get(
+            &format!("{section}.liquidity"),
+            defaults.liquidity,
+            ok,
+            expected,
+        )?,
+    })
+}
+
+fn leverage_table(r: &mut Resolver) -> Result<LeverageTable, UsageError> {
+    let default = LeverageTable::default();
+    let steps: Vec<(f64, u32)> = r.get(
+        "leverage.steps",
+        default.steps.clone(),
+        |steps: &Vec<(f64, u32)>| {
+            steps.windows(2).all(|w| w[0].0 > w[1].0)
+                && steps
+                    .iter()
+                    .all(|(atr, lev)| atr.is_finite() && (1..=125).contains(lev))
+        },
+        "[[atr_above, leverage], …] with atr_above strictly decreasing and leverage 1 to 125",
+    )?;
+    let calm: u32 = r.get(
+        "leverage.calm",
+        default.calm,
+        |v| (1..=125).contains(v),
+        "1 to 125",
+    )?;
+    Ok(LeverageTable { steps, calm })
+}
+
+fn lists(r: &mut Resolver, top: usize) -> Result<Lists, UsageError> {
+    let patterns = |r: &mut Resolver, key: &str| -> Result<Vec<Pattern>, UsageError> {
+        let texts: Vec<String> = r.get(key, Vec::new(), |_| true, "")?;
+        texts
+            .iter()
+            .map(|t| Pattern::new(t).map_err(|e| UsageError(format!("{key}: {e}"))))
+            .collect()
+    };
+    let deny = patterns(r, "lists.deny")?;
+    let allow = patterns(r, "lists.allow")?;
+    let pin: Vec<String> = r.get(
+        "lists.pin",
+        Vec::new(),
+        |pins: &Vec<String>| pins.len() <= top,
+        &format!("at most selection.top ({top}) symbols"),
+    )?;
+    Ok(Lists { deny, allow, pin })
+}
+
+fn store_location(r: &mut Resolver) -> Result<Location, UsageError> {
+    let text: String = r.get_secret("store.url", String::new())?;
+    if !text.is_empty() {
+        return Location::parse(&text).map_err(|e| UsageError(format!("store.url: {}", e.0)));
+    }
+    default_state_dir()
+        .map(|dir| Location::File(dir.join("universe")))
+        .ok_or_else(|| {
+            UsageError(
+                "no store.url (--store, UNIVERSE_STORE) and neither XDG_STATE_HOME nor HOME is set"
+                    .into(),
+            )
+        })
+}
+
+fn store_keys(r: &mut Resolver) -> Result<Keys, UsageError> {
+    let default = Keys::default();
+    let name = |v: &String| !v.is_empty() && !v.contains(char::is_whitespace);
+    let prefix: String = r.get(
+        "store.prefix",
+        default.prefix.clone(),
+        |v: &String| !v.contains(char::is_whitespace),
+        "a key prefix without spaces",
+    )?;
+    Ok(Keys {
+        policy: r.get("store.policy_key", default.policy, name, "a key name")?,
+        audit: r.get("store.audit_stream", default.audit, name, "a key name")?,
+        updates: r.get("store.update_stream", default.updates, name, "a key name")?,
+        held: r.get("store.held_set", default.held, name, "a key name")?,
+        prefix,
+    })
+}
+
+fn default_state_dir() -> Option<PathBuf> {
+    let from_env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from_env("XDG_STATE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| from_env("HOME").map(|home| home.join(".local/state")))
+}
+
+/// A parsed config file, flattened to dotted keys.
+#[derive(Debug)]
+struct ConfigFile {
+    path: PathBuf,
+    values: BTreeMap<String, Value>,
+}
+
+impl ConfigFile {
+    fn read(path: &Path) -> Result<Self, UsageError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        let mut values = BTreeMap::new();
+        flatten("", table, &mut values);
+        Ok(Self {
+            path: path.to_owned(),
+            values,
+        })
+    }
+}
+
+/// Tables become dotted keys, except `policy.extra`, whose fields are data.
+fn flatten(prefix: &str, table: toml::Table, out: &mut BTreeMap<String, Value>) {
+    for (name, value) in table {
+        let key = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value {
+            Value::Table(inner) if key != "policy.extra" => flatten(&key, inner, out),
+            other => {
+                out.insert(key, other);
+            }
+        }
+    }
+}
+
+struct Resolver {
+    file: Option<ConfigFile>,
+    overrides: Overrides,
+    used: BTreeSet<String>,
+    entries: Vec<Entry>,
+}
+
+impl Resolver {
+    /// The value of `key`, from the first layer that has it, checked by `valid`.
+    fn get<T: FromValue>(
+        &mut self,
+        key: &str,
+        default: T,
+        valid: impl Fn(&T) -> bool,
+        expected: &str,
+    ) -> Result<T, UsageError> {
+        self.resolve(key, default, valid, expected, false)
+    }
+
+    /// Like `get`, for a value whose secrets `universe config` must not print.
+    fn get_secret(&mut self, key: &str, default: String) -> Result<String, UsageError> {
+        self.resolve(key, default, |_| true, "", true)
+    }
+
+    fn resolve<T: FromValue>(
+        &mut self,
+        key: &str,
+        default: T,
+        valid: impl Fn(&T) -> bool,
+        expected: &str,
+        secret: bool,
+    ) -> Result<T, UsageError> {
+        self.used.insert(key.to_owned());
+        let found = self.overrides.values.get(key).cloned().or_else(|| {
+            let file = self.file.as_ref()?;
+            Some((
+                file.values.get(key)?.clone(),
+                Origin::File(file.path.clone()),
+            ))
+        });
+        let (value, origin, shown) = if let Some((raw, origin)) = found {
+            let value = T::from_value(&raw).map_err(|what| {
+                UsageError(format!(
+                    "{key} = {} ({origin}): expected {what}",
+                    show(&raw)
+                ))
+            })?;
+            if !valid(&value) {
+                return Err(UsageError(format!(
+                    "{key} = {} ({origin}): expected {expected}",
+                    show(&raw)
+                )));
+            }
+            (value, origin, to_json(&raw))
+        } else {
+            let shown = default.to_json();
+            (default, Origin::Default, shown)
+        };
+        let shown = match (&shown, secret) {
+            (serde_json::Value::String(s), true) => {
+                serde_json::Value::String(crate::store::redact(s))
+            }
+            _ => shown,
+        };
+        self.entries.push(Entry {
+            key: key.to_owned(),
+            value: shown,
+            origin: origin.to_string(),
+        });
+        Ok(value)
+    }
+
+    /// `[policy.extra]`: every field JSON-encoded, as the services expect to read it.
+    fn extra(&mut self) -> Result<BTreeMap<String, String>, UsageError> {
+        self.used.insert("policy.extra".into());
+        let Some(file) = &self.file else {
+            return Ok(BTreeMap::new());
+        };
+        let Some(value) = file.values.get("policy.extra") else {
+            return Ok(BTreeMap::new());
+        };
+        let Value::Table(table) = value else {
+            return Err(UsageError(format!(
+                "policy.extra in {}: expected a table",
+                file.path.display()
+            )));
+        };
+        let mut extra = BTreeMap::new();
+        for (name, value) in table {
+            if crate::policy::is_generated_field(name) {
+                return Err(UsageError(format!(
+                    "policy.extra.{name} in {}: {name} is written by the generator and cannot be set",
+                    file.path.display()
+                )));
+            }
+            let json = match value {
+                Value::String(s) => s.clone(),
+                other => to_json(other).to_string(),
+            };
+            self.entries.push(Entry {
+                key: format!("policy.extra.{name}"),
+                value: serde_json::Value::String(json.clone()),
+                origin: Origin::File(file.path.clone()).to_string(),
+            });
+            extra.insert(name.clone(), json);
+        }
+        Ok(extra)
+    }
+
+    fn reject_unknown_keys(&self) -> Result<(), UsageError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let unknown: Vec<&str> = file
+            .values
+            .keys()
+            .filter(|k| !self.used.contains(*k))
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(UsageError(format!(
+                "{}: unknown key{} {} (examples/universe.toml lists every key)",
+                file.path.display(),
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown.join(", ")
+            )))
+        }
+    }
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn show(value: &Value) -> String {
+    to_json(value).to_string()
+}
+
+/// A Rust value from a TOML value; the error says what was expected.
+trait FromValue: Sized {
+    fn from_value(value: &Value) -> Result<Self, &'static str>;
+    fn to_json(&self) -> serde_json::Value;
+}
+
+impl FromValue for f64 {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Float(f) => Ok(*f),
+            Value::Integer(i) => Ok(*i as f64),
+            Value::String(s) => s.trim().parse().map_err(|_| "a number"),
+            _ => Err("a number"),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self)
+    }
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(value: &Value) -> Result<Self, &'static str> {
+                let n = match value {
+                    Value::Integer(i) => *i,
+                    Value::String(s) => s.trim().parse().map_err(|_| "a whole number")?,
+                    _ => return Err("a whole number"),
+                };
+                <$t>::try_from(n).map_err(|_| "a whole number ≥ 0")
+            }
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::json!(self)
+            }
+        }
+    )*};
+}
+unsigned!(u32, u64, usize);
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Boolean(b) => Ok(*b),
+            Value::String(s) if matches!(s.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Value::String(s) if matches!(s.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            _ => Err("true or false"),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        value.as_str().map(str::to_owned).ok_or("a string")
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self)
+    }
+}
+
+impl FromValue for Vec<String> {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        let expected = "a list of strings";
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(expected))
+                .collect(),
+            // from a flag or variable: comma-separated
+            Value::String(s) => Ok(s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            _ => Err(expected),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self)
+    }
+}
+
+impl FromValue for Duration {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        let expected = "a duration such as \"90m\" or \"2h\", or whole seconds";
+        match value {
+            Value::Integer(i) => u64::try_from(*i)
+                .map(Duration::from_secs)
+                .map_err(|_| expected),
+            Value::String(s) => humantime::parse_duration(s).map_err(|_| expected),
+            _ => Err(expected),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(humantime::format_duration(*self).to_string())
+    }
+}
+
+impl FromValue for Vec<(f64, u32)> {
+    fn from_value(value: &Value) -> Result<Self, &'static str> {
+        let expected = "a list of [atr_above, leverage] pairs";
+        let Value::Array(rows) = value else {
+            return Err(expected);
+        };
+        rows.iter()
+            .map(|row| match row.as_array().map(Vec::as_slice) {
+                Some([atr, lev]) => Ok((f64::from_value(atr)?, u32::from_value(lev)?)),
+                _ => Err(expected),
+            })
+            .collect()
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(
+            self.iter()
+                .map(|(a, l)| serde_json::json!([a, l]))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("universe.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let s = Settings::resolve(None, Overrides::default()).unwrap();
+        assert_eq!(s.top, 10);
+        assert_eq!(s.filters.max_spread_bps, 15.0);
+        assert_eq!(s.weights, Weights::DEFAULT);
+        assert_eq!(s.churn.min_hold, Duration::from_secs(7200));
+        assert_eq!(s.keys.policy_key(), "quantum:policy:current");
+        assert!(s.entries.iter().all(|e| e.origin == "default"));
+    }
+
+    #[test]
+    fn the_file_overrides_defaults_and_is_named_as_origin() {
+        let (_dir, path) = write(
+            "[selection]\ntop = 7\n[churn]\nmin_hold = \"30m\"\n[policy.extra]\nkill_params = { max_dd = 0.1 }\nnote = \"as is\"\n",
+        );
+        let s = Settings::resolve(Some(&path), Overrides::default()).unwrap();
+        assert_eq!(s.top, 7);
+        assert_eq!(s.churn.min_hold, Duration::from_secs(1800));
+        assert_eq!(s.extra["kill_params"], r#"{"max_dd":0.1}"#);
+        assert_eq!(s.extra["note"], "as is");
+        let top = s.entries.iter().find(|e| e.key == "selection.top").unwrap();
+        assert_eq!(top.origin, format!("file {}", path.display()));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_key_and_file() {
+        let (_dir, path) = write("[filters]\nmax_spread = 3\n");
+        let err = Settings::resolve(Some(&path), Overrides::default())
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("unknown key filters.max_spread") && err.contains("universe.toml"),
+            "{err}"
+        );
+        let (_dir, path) = write("[filters]\nmax_spread_bps = -1\n");
+        let err = Settings::resolve(Some(&path), Overrides::default())
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("filters.max_spread_bps = -1 (file ") && err.contains("≥ 0"),
+            "{err}"
+        );
+        let (_dir, path) = write("[selection]\ntop = \"ten\"\n");
+        let err = Settings::resolve(Some(&path), Overrides::default())
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("selection.top = \"ten\"") && err.contains("whole number"),
+            "{err}"
+        );
+        let (_dir, path) = write("[policy.extra]\nuniverse_hash = \"x\"\n");
+        assert!(Settings::resolve(Some(&path), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn store_passwords_are_redacted_in_entries() {
+        let (_dir, path) = write("[store]\nurl = \"redis://:hunter2@h:1/0\"\n");
+        let s = Settings::resolve(Some(&path), Overrides::default()).unwrap();
+        let url = s.entries.iter().find(|e| e.key == "store.url").unwrap();
+        assert_eq!(url.value, serde_json::json!("redis://:***@h:1/0"));
+    }
+}
