@@ -286,8 +286,8 @@ fn regimes(r: &mut Resolver) -> Result<Regimes, UsageError> {
     let atr = "a finite number ≥ 0 (ATR %)";
     let multiplier = "a finite multiplier ≥ 0";
     let regimes = Regimes {
-        high_vol_above: r.get("regimes.high_vol_above", 2.5, non_negative, atr)?,
-        low_vol_below: r.get("regimes.low_vol_below", 0.6, non_negative, atr)?,
+        high_vol_above: r.get("regimes.high_vol_above", 1.5, non_negative, atr)?,
+        low_vol_below: r.get("regimes.low_vol_below", 0.5, non_negative, atr)?,
         high_vol: weights_at(
             r,
             "regimes.high_vol",

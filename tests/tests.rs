@@ -3,10 +3,12 @@
 
 mod support;
 
+mod churn;
 mod faults;
 mod generate;
 mod golden;
 mod inspect;
+mod operator;
 mod script;
 mod snapshot;
 mod usage;

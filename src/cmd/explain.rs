@@ -129,7 +129,8 @@ fn regime_effect(regime: Regime, base: &Weights, used: &Weights) -> String {
 fn verdict(report: &serde_json::Value) -> String {
     let reason = report["decision"]["reason"].as_str().unwrap_or("");
     if report["selected"] == true {
-        return format!("SELECTED at rank {} ({reason})", report["rank"]);
+        let action = report["decision"]["action"].as_str().unwrap_or("");
+        return format!("SELECTED at rank {} ({action}: {reason})", report["rank"]);
     }
     if let Some(excluded) = report["excluded"].as_str() {
         return format!(
@@ -188,9 +189,10 @@ fn print_one(out: &mut impl std::io::Write, e: &serde_json::Value) -> anyhow::Re
             .collect();
         writeln!(
             out,
-            "  score {:.3} = 100·({}) / Σweights",
+            "  score {:.3} = 100·({}) / {:.3}",
             num(&e["score"]),
-            parts.join(" + ")
+            parts.join(" + "),
+            weight_sum(w)
         )?;
         writeln!(
             out,
@@ -212,4 +214,11 @@ fn print_one(out: &mut impl std::io::Write, e: &serde_json::Value) -> anyhow::Re
 
 fn num(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn weight_sum(w: &serde_json::Value) -> f64 {
+    ["trend_1h", "mom_15m", "mom_1h", "vol_fit", "liquidity"]
+        .iter()
+        .map(|k| num(&w[k]))
+        .sum()
 }

@@ -100,7 +100,7 @@ impl Listing {
     pub fn tradable(symbol: &str, server_time: i64, rng: &mut Rng) -> Self {
         let price = 0.05 + 500.0 * rng.unit() * rng.unit();
         let drift = 0.002 * rng.signed();
-        let volatility = 0.002 + 0.03 * rng.unit();
+        let volatility = 0.001 + 0.012 * rng.unit();
         let candles = walk(rng, server_time, price, drift, volatility);
         let last = candles.last().expect("candles").4;
         let quote_volume = 25e6 + 2e9 * rng.unit();

@@ -127,3 +127,40 @@ pub fn spawn_generate(
         universe(&home, &args)
     })
 }
+
+/// Writes a config file into `dir` and returns its path as a string.
+pub fn config_file(dir: &Path, text: &str) -> String {
+    let path = dir.join("universe.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Makes `symbol`'s candles flat: no trend, no momentum, almost no range. It sinks to
+/// the bottom of the ranking without becoming ineligible.
+pub fn flatten(exchange: &FakeBinance, symbol: &str) {
+    let mut market = exchange.market.lock().unwrap();
+    let listing = market.listing_mut(symbol);
+    let price = listing.candles.last().unwrap().4;
+    for candle in &mut listing.candles {
+        *candle = (candle.0, price, price * 1.0001, price * 0.9999, price);
+    }
+}
+
+/// The universe and the churn decisions of a `generate --json` report.
+pub fn universe_of(report: &serde_json::Value) -> Vec<String> {
+    serde_json::from_value(report["universe"].clone()).unwrap()
+}
+
+/// The decision `generate --json` reports for `symbol`: (action, reason).
+pub fn decision(report: &serde_json::Value, symbol: &str) -> (String, String) {
+    let d = report["churn"]["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["symbol"] == symbol)
+        .unwrap_or_else(|| panic!("no decision for {symbol}: {}", report["churn"]));
+    (
+        d["action"].as_str().unwrap().to_owned(),
+        d["reason"].as_str().unwrap().to_owned(),
+    )
+}
