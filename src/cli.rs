@@ -57,6 +57,96 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Print the effective configuration and where each value came from.
     Config(ConfigArgs),
+    /// Per-symbol performance records: set one, fold in closed trades, show them.
+    Perf(PerfArgs),
+    /// The current rotation recommendations (evict, expand, new models), publishing nothing.
+    Rotation(RotationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PerfArgs {
+    #[command(subcommand)]
+    pub command: PerfCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PerfCommand {
+    /// Set one symbol's record by hand (it replaces what is there).
+    Record(PerfRecordArgs),
+    /// Fold closed trades from the trade stream into the records, each exactly once.
+    Ingest(PerfIngestArgs),
+    /// Print the records of the given symbols, or of every symbol that has one.
+    Show(PerfShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PerfRecordArgs {
+    /// The symbol, e.g. BTCUSDT.
+    pub symbol: String,
+    /// Share of winning trades, 0 to 1.
+    #[arg(long, value_name = "FRACTION")]
+    pub win_rate: f64,
+    /// Sum of the trades' PnL.
+    #[arg(long, value_name = "PNL", allow_negative_numbers = true)]
+    pub total_pnl: f64,
+    /// Largest peak-to-trough fall of cumulative PnL, as a fraction, 0 to 1.
+    #[arg(long, value_name = "FRACTION")]
+    pub max_drawdown: f64,
+    /// Number of closed trades.
+    #[arg(long, value_name = "N")]
+    pub trades: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PerfIngestArgs {
+    /// Consumer name within the group; a restarted run with the same name finishes what
+    /// a killed one left pending.
+    #[arg(long, default_value = "universe", value_name = "NAME")]
+    pub consumer: String,
+    /// Trades per transaction (record updates and their XACK together).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub batch: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print what was ingested as JSON.
+    #[arg(long, env = "UNIVERSE_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PerfShowArgs {
+    /// Symbols to show; none: every symbol with a record.
+    #[arg(value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print the records as JSON.
+    #[arg(long, env = "UNIVERSE_JSON")]
+    pub json: bool,
+}
+
+impl PerfArgs {
+    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
+        let mut o = Overrides::default();
+        let store = match &self.command {
+            PerfCommand::Record(a) => &a.store,
+            PerfCommand::Ingest(a) => &a.store,
+            PerfCommand::Show(a) => &a.store,
+        };
+        store.overrides(m, &mut o);
+        o
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RotationArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Print the recommendations as JSON.
+    #[arg(long, env = "UNIVERSE_JSON")]
+    pub json: bool,
 }
 
 /// Where the policy lives.

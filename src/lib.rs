@@ -22,6 +22,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod refresh;
+pub mod rotation;
 pub mod select;
 pub mod settings;
 pub mod store;
@@ -35,7 +36,11 @@ use settings::Settings;
 /// Runs one parsed command line; `matches` tells which values came from the command line
 /// and which from the environment. Errors carry their exit code ([`exit::classify`]).
 pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
-    let sub = matches.subcommand().map_or(matches, |(_, m)| m);
+    // the innermost subcommand's matches say where its values came from
+    let mut sub = matches;
+    while let Some((_, inner)) = sub.subcommand() {
+        sub = inner;
+    }
     let file = cli.config.as_deref();
     match cli.command {
         Command::Generate(args) => {
@@ -61,6 +66,14 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback(args) => {
             cmd::rollback::run(&Settings::resolve(file, args.overrides(sub))?, &args)
+        }
+        Command::Perf(args) => cmd::perf::run(
+            &Settings::resolve(file, args.overrides(sub))?,
+            &args.command,
+        ),
+        Command::Rotation(args) => {
+            let settings = Settings::resolve(file, args.selection.overrides(sub))?;
+            cmd::rotation::run(&settings, &args)
         }
         Command::Config(args) => {
             let settings = Settings::resolve(file, args.generate.overrides(sub))?;

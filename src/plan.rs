@@ -2,13 +2,15 @@
 //! universe, when each member joined, open positions) and the operator's settings.
 //! `generate` publishes a plan, `explain` explains one; both make it here.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{FailClosed, StoreError};
 use crate::market::Source;
 use crate::policy::{Policy, field};
 use crate::progress::Progress;
 use crate::refresh::{self, Refresh};
+use crate::rotation::perf::Performance;
+use crate::rotation::{self, models};
 use crate::select::Scored;
 use crate::select::churn::{self, Choice};
 use crate::settings::Settings;
@@ -26,6 +28,10 @@ pub struct History {
     /// When each incumbent joined the universe (epoch seconds, as far back as read).
     pub joined_at: HashMap<String, i64>,
     pub held: BTreeSet<String>,
+    /// Every performance record the store holds.
+    pub performance: BTreeMap<String, Performance>,
+    /// Model files seen before; `None` before the first baseline.
+    pub seen_models: Option<BTreeSet<String>>,
 }
 
 impl History {
@@ -46,11 +52,16 @@ impl History {
             Some(symbols) => symbols.iter().cloned().collect(),
             None => store.held_symbols()?,
         };
+        let symbols = store.performance_symbols()?;
+        let performance = store.performance(&symbols)?;
+        let seen_models = store.seen_models()?;
         Ok(Self {
             previous,
             incumbents,
             joined_at,
             held,
+            performance,
+            seen_models,
         })
     }
 
@@ -95,6 +106,9 @@ fn joined_at(
 pub struct Plan {
     pub refresh: Refresh,
     pub choice: Choice,
+    pub rotation: rotation::Report,
+    /// The model files found (known symbols only).
+    pub models: models::Scan,
 }
 
 impl Plan {
@@ -123,8 +137,23 @@ pub fn make(
     history: &History,
     now: i64,
     progress: &Progress,
-) -> Result<Plan, FailClosed> {
-    let refresh = refresh::run(source, settings, progress)?;
+) -> Result<Plan, PlanError> {
+    let found = match &settings.rotation.model_dir {
+        Some(dir) => models::scan(dir, &settings.rotation.model_glob).map_err(PlanError::Models)?,
+        None => BTreeMap::new(),
+    };
+    let mut settings = settings.clone();
+    if settings.rotation.require_model {
+        settings.lists.models = Some(found.values().cloned().collect());
+    }
+    let refresh = refresh::run(source, &settings, progress)?;
+    let known: BTreeSet<String> = refresh
+        .overview
+        .symbols
+        .iter()
+        .map(|s| s.symbol.clone())
+        .collect();
+    let scan = models::classify(&found, &known);
     let ctx = churn::Context {
         excluded: &refresh.excluded,
         incumbents: &history.incumbents,
@@ -136,14 +165,52 @@ pub fn make(
         churn: &settings.churn,
         max_correlation: settings.max_correlation,
     };
-    let choice = churn::choose(&refresh.scored, &ctx);
+    let mut choice = churn::choose(&refresh.scored, &ctx);
+    let inputs = rotation::Inputs {
+        settings: &settings.rotation,
+        performance: &history.performance,
+        models: &scan,
+        seen_models: history.seen_models.as_ref(),
+        held: &history.held,
+        lists: &settings.lists,
+        min_symbols: settings.min_symbols,
+    };
+    let report = rotation::rotate(&refresh.scored, &mut choice, &inputs);
     if choice.members.len() < settings.min_symbols {
         return Err(FailClosed::TooFewScored {
             scored: choice.members.len(),
             min: settings.min_symbols,
-        });
+        }
+        .into());
     }
-    Ok(Plan { refresh, choice })
+    Ok(Plan {
+        refresh,
+        choice,
+        rotation: report,
+        models: scan,
+    })
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    FailClosed(#[from] FailClosed),
+    /// The model folder could not be read: a configuration problem.
+    #[error("{0}")]
+    Models(String),
+}
+
+impl PlanError {
+    /// The error with its exit category: fail-closed, or a usage error.
+    pub fn into_error(self) -> anyhow::Error {
+        match self {
+            PlanError::FailClosed(e) => anyhow::Error::new(e).context(
+                "refresh failed closed; nothing was published and the previous policy stands",
+            ),
+            PlanError::Models(message) => anyhow::Error::new(crate::error::UsageError(message)),
+        }
+    }
 }
 
 #[cfg(test)]

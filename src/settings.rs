@@ -116,6 +116,7 @@ pub struct Settings {
     pub valid_for_s: u64,
     /// `[policy.extra]`: field name → JSON text, written into the policy as given.
     pub extra: BTreeMap<String, String>,
+    pub rotation: crate::rotation::Settings,
     /// Every value with its origin.
     pub entries: Vec<Entry>,
 }
@@ -181,8 +182,10 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         |v| (60..=7 * 86_400).contains(v),
         "60 to 604800 seconds",
     )?;
+    let rotation = rotation(r, top, min_symbols)?;
     let extra = r.extra()?;
     Ok(Settings {
+        rotation,
         client,
         filters,
         top,
@@ -198,6 +201,58 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         valid_for_s,
         extra,
         entries: Vec::new(),
+    })
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // the shape of a validator: Fn(&T) -> bool
+fn rotation(
+    r: &mut Resolver,
+    top: usize,
+    min_symbols: usize,
+) -> Result<crate::rotation::Settings, UsageError> {
+    use crate::rotation::{Mode, Settings};
+    let fraction = |v: &f64| (0.0..=1.0).contains(v);
+    let mode: String = r.get(
+        "rotation.mode",
+        "advisory".to_owned(),
+        |m: &String| m == "advisory" || m == "execution",
+        "\"advisory\" or \"execution\"",
+    )?;
+    let model_dir: String = r.get("rotation.model_dir", String::new(), |_| true, "")?;
+    let glob: String = r.get(
+        "rotation.model_glob",
+        "*.pt".to_owned(),
+        |g: &String| Pattern::new(g).is_ok(),
+        "a glob without spaces",
+    )?;
+    Ok(Settings {
+        mode: if mode == "execution" {
+            Mode::Execution
+        } else {
+            Mode::Advisory
+        },
+        min_trades_for_eviction: r.get("rotation.min_trades_for_eviction", 10u64, |_| true, "")?,
+        eviction_win_rate: r.get(
+            "rotation.eviction_win_rate",
+            0.40,
+            fraction,
+            "a fraction, 0 to 1",
+        )?,
+        eviction_drawdown: r.get(
+            "rotation.eviction_drawdown",
+            0.12,
+            fraction,
+            "a fraction, 0 to 1",
+        )?,
+        max_symbols: r.get(
+            "rotation.max_symbols",
+            top,
+            |v| *v >= min_symbols && *v <= 1000,
+            &format!("selection.min_symbols ({min_symbols}) to 1000"),
+        )?,
+        model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
+        model_glob: Pattern::new(&glob).map_err(UsageError)?,
+        require_model: r.get("rotation.require_model", false, |_| true, "")?,
     })
 }
 
@@ -391,7 +446,12 @@ fn lists(r: &mut Resolver, top: usize) -> Result<Lists, UsageError> {
         |pins: &Vec<String>| pins.len() <= top,
         &format!("at most selection.top ({top}) symbols"),
     )?;
-    Ok(Lists { deny, allow, pin })
+    Ok(Lists {
+        deny,
+        allow,
+        pin,
+        models: None,
+    })
 }
 
 fn store_location(r: &mut Resolver) -> Result<Location, UsageError> {
@@ -423,6 +483,25 @@ fn store_keys(r: &mut Resolver) -> Result<Keys, UsageError> {
         audit: r.get("store.audit_stream", default.audit, name, "a key name")?,
         updates: r.get("store.update_stream", default.updates, name, "a key name")?,
         held: r.get("store.held_set", default.held, name, "a key name")?,
+        performance: r.get(
+            "store.performance_key",
+            default.performance,
+            |v: &String| name(v) && v.contains("{SYMBOL}"),
+            "a key name containing {SYMBOL}",
+        )?,
+        models_seen: r.get(
+            "store.models_seen_key",
+            default.models_seen,
+            name,
+            "a key name",
+        )?,
+        trades: r.get("store.trades_stream", default.trades, name, "a key name")?,
+        trades_group: r.get(
+            "store.trades_group",
+            default.trades_group,
+            name,
+            "a consumer group name",
+        )?,
         prefix,
     })
 }

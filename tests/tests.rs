@@ -9,6 +9,7 @@ mod generate;
 mod golden;
 mod inspect;
 mod operator;
+mod rotation;
 mod script;
 mod snapshot;
 mod usage;

@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
 use serde_json::json;
 
 use super::SourceChoice;
@@ -32,7 +31,7 @@ pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> 
         output::now_epoch(),
         &Progress::for_stderr(),
     )
-    .context("refresh failed closed")?;
+    .map_err(plan::PlanError::into_error)?;
     let explanations: Vec<serde_json::Value> = args
         .symbols
         .iter()

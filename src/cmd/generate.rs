@@ -61,7 +61,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         now,
         &Progress::for_stderr(),
     )
-    .context("refresh failed closed; nothing was published and the previous policy stands")?;
+    .map_err(plan::PlanError::into_error)?;
     warn_if_data_is_old(plan.refresh.overview.server_time, now, &source_choice);
     let policy = seal(&plan, settings, now);
 
@@ -85,6 +85,12 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
             store
                 .publish(&publication, expected)
                 .context("publishing the policy; nothing was written")?;
+            if settings.rotation.model_dir.is_some() {
+                // after the publish: a failed run must not make models look seen
+                store
+                    .record_models(&plan.models.files())
+                    .context("recording the models seen (the policy was published)")?;
+            }
             Some(store.describe())
         }
         None => None,
@@ -168,6 +174,7 @@ pub fn audit_entry(
             "correlation_skipped",
             serde_json::to_string(&plan.choice.skipped)?,
         ),
+        ("rotation", serde_json::to_string(&plan.rotation)?),
         ("replacements", plan.choice.replacements.to_string()),
         ("held_count", history.held.len().to_string()),
         ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
@@ -308,6 +315,7 @@ fn report(
         "scored_count": refresh.scored.len(),
         "exclusions": exclusions,
         "churn": &plan.choice,
+        "rotation": &plan.rotation,
         "usage": refresh.usage,
         "features_us": refresh.features_us,
         "duration_ms": started.elapsed().as_millis() as u64,
@@ -380,6 +388,7 @@ fn print_summary(
             printable(&s.correlated_with)
         )?;
     }
+    print_rotation(&mut out, &plan.rotation)?;
     let counts = select::count_by_reason(&refresh.excluded);
     let counts: Vec<String> = counts.iter().map(|(r, n)| format!("{r} {n}")).collect();
     writeln!(
@@ -400,6 +409,76 @@ fn print_summary(
             out,
             "exchange: {} requests, weight {}, {} retries, {} rate-limited; {seconds:.2}s",
             u.requests, u.weight, u.retries, u.rate_limited
+        )?;
+    }
+    Ok(())
+}
+
+/// The rotation recommendations, when there are any.
+pub fn print_rotation(
+    out: &mut impl std::io::Write,
+    r: &crate::rotation::Report,
+) -> std::io::Result<()> {
+    let mode = match r.mode {
+        crate::rotation::Mode::Advisory => "advisory",
+        crate::rotation::Mode::Execution => "execution",
+    };
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|m| printable(m).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for e in &r.evict {
+        let state = if e.applied {
+            "evicted".to_owned()
+        } else {
+            format!(
+                "evict? not applied: {}",
+                e.not_applied.as_deref().unwrap_or("")
+            )
+        };
+        writeln!(
+            out,
+            "   !  {:<16} {state} ({}; pnl {:.2})",
+            printable(&e.symbol),
+            e.why,
+            e.total_pnl
+        )?;
+    }
+    for x in r.expand.iter().take(5) {
+        let state = if x.applied {
+            "expanded".to_owned()
+        } else {
+            format!(
+                "expand? not applied: {}",
+                x.not_applied.as_deref().unwrap_or("")
+            )
+        };
+        writeln!(
+            out,
+            "   +  {:<16} {state} (model {}, rank {}, score {:.2})",
+            printable(&x.symbol),
+            printable(&x.model),
+            x.rank,
+            x.score
+        )?;
+    }
+    if r.baseline {
+        writeln!(
+            out,
+            "rotation ({mode}): first model scan, {} models recorded as the baseline",
+            r.models
+        )?;
+    } else if !r.new_models.is_empty() {
+        writeln!(out, "rotation ({mode}): new models {}", list(&r.new_models))?;
+    }
+    if !r.unknown_model_files.is_empty() {
+        writeln!(
+            out,
+            "rotation: model files naming no known symbol: {}",
+            list(&r.unknown_model_files)
         )?;
     }
     Ok(())

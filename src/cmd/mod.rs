@@ -5,8 +5,10 @@ pub mod config;
 pub mod diff_hash;
 pub mod explain;
 pub mod generate;
+pub mod perf;
 pub mod proof;
 pub mod rollback;
+pub mod rotation;
 pub mod show;
 pub mod snapshot;
 

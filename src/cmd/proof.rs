@@ -151,7 +151,11 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         Err(e) => check("valid_until in the future", false, e.to_string()),
     });
 
-    let (min, max) = (config.min_symbols, config.top);
+    let max = match config.rotation.mode {
+        crate::rotation::Mode::Execution => config.top.max(config.rotation.max_symbols),
+        crate::rotation::Mode::Advisory => config.top,
+    };
+    let min = config.min_symbols;
     list.push(match &symbols {
         Ok(symbols) => {
             let distinct = symbols.iter().collect::<BTreeSet<_>>().len() == symbols.len();

@@ -118,7 +118,8 @@ fn listing_checks(info: &SymbolInfo, age_days: f64, filters: &Filters) -> Vec<Ch
 fn list_checks(symbol: &str, lists: &Lists) -> Vec<Check> {
     let denied_by = lists.denied_by(symbol);
     let allowed = lists.allows(symbol);
-    vec![
+    let model = lists.models.as_ref().map(|m| m.contains(symbol));
+    let mut checks = vec![
         check(
             "deny_list",
             denied_by.map_or_else(|| "no pattern matches".into(), |p| format!("matches {p}")),
@@ -141,7 +142,21 @@ fn list_checks(symbol: &str, lists: &Lists) -> Vec<Check> {
             allowed,
             Reason::NotAllowed,
         ),
-    ]
+    ];
+    if let Some(has_model) = model {
+        checks.push(check(
+            "model",
+            if has_model {
+                "has a model".into()
+            } else {
+                "no model file".into()
+            },
+            "a model (rotation.require_model)".into(),
+            has_model,
+            Reason::NoModel,
+        ));
+    }
+    checks
 }
 
 /// What the market says: 24h volume and the book.

@@ -69,6 +69,8 @@ pub struct Lists {
     pub allow: Vec<Pattern>,
     /// Always in the universe while eligible; counted in `top`.
     pub pin: Vec<String>,
+    /// With `rotation.require_model`: the symbols that have a model; others are excluded.
+    pub models: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Lists {

@@ -40,6 +40,8 @@ pub enum Reason {
     Denied,
     /// `lists.allow` is set and matches no pattern.
     NotAllowed,
+    /// `rotation.require_model` is set and the symbol has no model file.
+    NoModel,
     /// No 24h ticker, or one whose quote volume is not a finite number.
     NoTicker,
     /// 24h quote volume below `min_quote_volume`.
@@ -65,6 +67,7 @@ impl Reason {
             Reason::TooNew => "too_new",
             Reason::Denied => "denied",
             Reason::NotAllowed => "not_allowed",
+            Reason::NoModel => "no_model",
             Reason::NoTicker => "no_ticker",
             Reason::Illiquid => "illiquid",
             Reason::BadBook => "bad_book",

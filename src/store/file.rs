@@ -2,7 +2,7 @@
 //! fsynced temp file and a rename) and `audit.jsonl` (one entry a line, appended and
 //! fsynced). A lock file serialises publishers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use super::{AuditRecord, Publication, Store};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
+use crate::rotation::perf::Performance;
 
 pub const POLICY_FILE: &str = "policy.json";
+pub const PERFORMANCE_FILE: &str = "performance.json";
+pub const MODELS_FILE: &str = "models_seen.json";
 pub const AUDIT_FILE: &str = "audit.jsonl";
 const LOCK_FILE: &str = ".lock";
 
@@ -66,11 +69,51 @@ impl FileStore {
     }
 
     fn replace_policy(&self, policy: &Policy) -> Result<(), StoreError> {
-        let path = self.dir.join(POLICY_FILE);
-        let temp = self
-            .dir
-            .join(format!(".{POLICY_FILE}.{}.tmp", std::process::id()));
-        let mut bytes = serde_json::to_vec_pretty(policy.fields()).expect("strings serialise");
+        self.replace_json(POLICY_FILE, policy.fields())
+    }
+
+    /// Runs `f` holding the store's lock, the folder created.
+    fn locked<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        fs::create_dir_all(&self.dir)
+            .map_err(|e| self.error(format!("creating the folder: {e}")))?;
+        let lock =
+            lock(&self.dir.join(LOCK_FILE)).map_err(|e| self.error(format!("locking: {e}")))?;
+        let result = f(self);
+        drop(lock);
+        result
+    }
+
+    fn read_performance(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, StoreError> {
+        Ok(self.read_json(PERFORMANCE_FILE)?.unwrap_or_default())
+    }
+
+    /// A JSON file of the store, `None` when it does not exist.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let path = self.dir.join(name);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.error(format!("{} is not valid: {e}", path.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error(format!("reading {}: {e}", path.display()))),
+        }
+    }
+
+    /// Replaces a JSON file: temp file, fsync, rename, fsync of the folder.
+    fn replace_json<T: serde::Serialize + ?Sized>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join(name);
+        let temp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut bytes = serde_json::to_vec_pretty(value).expect("strings serialise");
         bytes.push(b'\n');
         let write = || -> io::Result<()> {
             let mut file = File::create(&temp)?;
@@ -124,8 +167,53 @@ impl Store for FileStore {
         Ok(trail)
     }
 
-    fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        Ok(std::collections::BTreeSet::new())
+    fn held_symbols(&mut self) -> Result<BTreeSet<String>, StoreError> {
+        Ok(BTreeSet::new())
+    }
+
+    fn performance(
+        &mut self,
+        symbols: &[String],
+    ) -> Result<BTreeMap<String, Performance>, StoreError> {
+        let all = self.read_performance()?;
+        symbols
+            .iter()
+            .filter_map(|s| all.get(s).map(|fields| (s, fields)))
+            .map(|(s, fields)| {
+                Performance::from_fields(fields)
+                    .map(|p| (s.clone(), p))
+                    .map_err(|e| self.error(format!("{PERFORMANCE_FILE} {s}: {e}")))
+            })
+            .collect()
+    }
+
+    fn set_performance(&mut self, symbol: &str, record: &Performance) -> Result<(), StoreError> {
+        self.locked(|store| {
+            let mut all = store.read_performance()?;
+            let fields = record
+                .to_fields()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            all.insert(symbol.to_owned(), fields);
+            store.replace_json(PERFORMANCE_FILE, &all)
+        })
+    }
+
+    fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(self.read_performance()?.into_keys().collect())
+    }
+
+    fn seen_models(&mut self) -> Result<Option<BTreeSet<String>>, StoreError> {
+        self.read_json(MODELS_FILE)
+    }
+
+    fn record_models(&mut self, models: &BTreeSet<String>) -> Result<(), StoreError> {
+        self.locked(|store| {
+            let mut seen: BTreeSet<String> = store.read_json(MODELS_FILE)?.unwrap_or_default();
+            seen.extend(models.iter().cloned());
+            store.replace_json(MODELS_FILE, &seen)
+        })
     }
 
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {

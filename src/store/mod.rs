@@ -33,6 +33,13 @@ pub struct Keys {
     pub updates: String,
     /// The set of symbols with open positions (read, never written).
     pub held: String,
+    /// Per-symbol performance hashes; `{SYMBOL}` stands for the symbol.
+    pub performance: String,
+    /// The model files already seen (a JSON list in a string key).
+    pub models_seen: String,
+    /// The stream of closed trades `perf ingest` reads, and its consumer group.
+    pub trades: String,
+    pub trades_group: String,
 }
 
 impl Default for Keys {
@@ -43,6 +50,10 @@ impl Default for Keys {
             audit: "stream:policy.audit".into(),
             updates: "stream:policy.update".into(),
             held: "positions:open".into(),
+            performance: "symbol:performance:{SYMBOL}".into(),
+            models_seen: "models:seen".into(),
+            trades: "stream:trade.closed".into(),
+            trades_group: "universe".into(),
         }
     }
 }
@@ -59,6 +70,19 @@ impl Keys {
     }
     pub fn held_key(&self) -> String {
         format!("{}{}", self.prefix, self.held)
+    }
+    pub fn performance_key(&self, symbol: &str) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            self.performance.replace("{SYMBOL}", symbol)
+        )
+    }
+    pub fn models_seen_key(&self) -> String {
+        format!("{}{}", self.prefix, self.models_seen)
+    }
+    pub fn trades_key(&self) -> String {
+        format!("{}{}", self.prefix, self.trades)
     }
 }
 
@@ -95,6 +119,30 @@ pub trait Store {
     /// Symbols with open positions, as the trading side records them (Redis only; the
     /// file store has none).
     fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError>;
+    /// The performance records of `symbols` that exist.
+    fn performance(
+        &mut self,
+        symbols: &[String],
+    ) -> Result<BTreeMap<String, crate::rotation::perf::Performance>, StoreError>;
+    /// Replaces one symbol's performance record.
+    fn set_performance(
+        &mut self,
+        symbol: &str,
+        record: &crate::rotation::perf::Performance,
+    ) -> Result<(), StoreError>;
+    /// Every symbol with a performance record.
+    fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError>;
+    /// The model files seen so far; `None` before the first scan recorded a baseline.
+    fn seen_models(&mut self) -> Result<Option<std::collections::BTreeSet<String>>, StoreError>;
+    /// Adds model files to the seen set (creating the baseline on the first call).
+    fn record_models(
+        &mut self,
+        models: &std::collections::BTreeSet<String>,
+    ) -> Result<(), StoreError>;
+    /// The Redis connection, for what only Redis can do (`perf ingest`).
+    fn redis(&mut self) -> Option<&mut RedisStore> {
+        None
+    }
 }
 
 /// Where a store lives, parsed from `--store` / `UNIVERSE_STORE`.

@@ -13,6 +13,7 @@ use redis::{Connection, Value};
 use super::{AuditRecord, Keys, Publication, RedisUrl, STREAM_MAX_LEN, Store};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
+use crate::rotation::perf::Performance;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -145,6 +146,102 @@ impl Store for RedisStore {
             .query(&mut self.connection)
             .map_err(|e| self.error(e))
     }
+
+    fn performance(
+        &mut self,
+        symbols: &[String],
+    ) -> Result<BTreeMap<String, Performance>, StoreError> {
+        if symbols.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut pipe = redis::pipe();
+        for symbol in symbols {
+            pipe.cmd("HGETALL").arg(self.keys.performance_key(symbol));
+        }
+        let records: Vec<BTreeMap<String, String>> = pipe
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        let mut found = BTreeMap::new();
+        for (symbol, fields) in symbols.iter().zip(records) {
+            if fields.is_empty() {
+                continue;
+            }
+            let record = Performance::from_fields(&fields)
+                .map_err(|e| self.error(format!("{}: {e}", self.keys.performance_key(symbol))))?;
+            found.insert(symbol.clone(), record);
+        }
+        Ok(found)
+    }
+
+    fn set_performance(&mut self, symbol: &str, record: &Performance) -> Result<(), StoreError> {
+        let key = self.keys.performance_key(symbol);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .cmd("HSET")
+            .arg(&key);
+        for (name, value) in record.to_fields() {
+            pipe.arg(name).arg(value);
+        }
+        pipe.ignore();
+        pipe.query::<()>(&mut self.connection)
+            .map_err(|e| self.error(e))
+    }
+
+    fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
+        let pattern = self.keys.performance_key("*");
+        let (head, tail) = pattern.split_once('*').expect("the pattern holds *");
+        let label = self.label.clone();
+        let keys: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .clone()
+            .iter(&mut self.connection)
+            .map_err(|e| StoreError::new(label.clone(), e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| StoreError::new(label, e))?;
+        let mut symbols: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(head)?.strip_suffix(tail).map(str::to_owned))
+            .collect();
+        symbols.sort();
+        Ok(symbols)
+    }
+
+    fn seen_models(&mut self) -> Result<Option<std::collections::BTreeSet<String>>, StoreError> {
+        let text: Option<String> = redis::cmd("GET")
+            .arg(self.keys.models_seen_key())
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| self.error(format!("{}: {e}", self.keys.models_seen_key())))
+        })
+        .transpose()
+    }
+
+    fn record_models(
+        &mut self,
+        models: &std::collections::BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let mut seen = self.seen_models()?.unwrap_or_default();
+        seen.extend(models.iter().cloned());
+        let text = serde_json::to_string(&seen).expect("strings serialise");
+        redis::cmd("SET")
+            .arg(self.keys.models_seen_key())
+            .arg(text)
+            .exec(&mut self.connection)
+            .map_err(|e| self.error(e))
+    }
+
+    fn redis(&mut self) -> Option<&mut RedisStore> {
+        Some(self)
+    }
 }
 
 impl RedisStore {
@@ -166,5 +263,178 @@ impl RedisStore {
                 Ok(AuditRecord { id, fields })
             })
             .collect()
+    }
+}
+
+/// What one `perf ingest` run did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct IngestReport {
+    /// Trades folded into records (and acknowledged) by this run.
+    pub ingested: u64,
+    /// Entries left pending: (stream id, what is wrong).
+    pub malformed: Vec<(String, String)>,
+    /// Symbols whose records changed.
+    pub symbols: std::collections::BTreeSet<String>,
+}
+
+/// One stream entry as XREADGROUP gives it; fields are `None` for a deleted entry.
+type StreamEntry = (String, Option<HashMap<String, Value>>);
+type StreamReply = Option<Vec<(String, Vec<StreamEntry>)>>;
+
+impl RedisStore {
+    /// Folds closed trades from the trade stream into the performance records, through
+    /// the consumer group `store.trades_group` as `consumer`.
+    ///
+    /// Exactly once: a batch's record updates and its XACK are one MULTI/EXEC under WATCH
+    /// of the records, so a trade is either folded in and acknowledged, or neither. A run
+    /// first re-reads its own pending entries (a killed run's batch), then new ones.
+    /// Malformed entries are reported and left pending, never acknowledged.
+    pub fn ingest_trades(
+        &mut self,
+        consumer: &str,
+        batch: usize,
+        now: i64,
+    ) -> Result<IngestReport, StoreError> {
+        let stream = self.keys.trades_key();
+        let group = self.keys.trades_group.clone();
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&stream)
+            .arg(&group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query(&mut self.connection);
+        if let Err(e) = created
+            && e.code() != Some("BUSYGROUP")
+        {
+            return Err(self.error(e));
+        }
+        let mut report = IngestReport::default();
+        // pending first (from a run that stopped half-way), then new entries
+        let mut cursor = "0".to_owned();
+        loop {
+            let entries = self.read_group(&stream, &group, consumer, batch, &cursor)?;
+            let Some(last) = entries.last() else { break };
+            cursor.clone_from(&last.0);
+            self.fold_batch(&stream, &group, entries, now, &mut report)?;
+        }
+        loop {
+            let entries = self.read_group(&stream, &group, consumer, batch, ">")?;
+            if entries.is_empty() {
+                break;
+            }
+            self.fold_batch(&stream, &group, entries, now, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    fn read_group(
+        &mut self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        from: &str,
+    ) -> Result<Vec<StreamEntry>, StoreError> {
+        let reply: StreamReply = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(from)
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        Ok(reply
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, entries)| entries)
+            .collect())
+    }
+
+    fn fold_batch(
+        &mut self,
+        stream: &str,
+        group: &str,
+        entries: Vec<StreamEntry>,
+        now: i64,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        use crate::rotation::perf::Trade;
+        let mut trades: Vec<(String, Trade)> = Vec::new();
+        for (id, fields) in entries {
+            let parsed = fields
+                .ok_or_else(|| "the entry was deleted from the stream".to_owned())
+                .and_then(|fields| {
+                    fields
+                        .into_iter()
+                        .map(|(k, v)| {
+                            redis::from_redis_value::<String>(v)
+                                .map(|v| (k, v))
+                                .map_err(|e| e.to_string())
+                        })
+                        .collect::<Result<BTreeMap<_, _>, _>>()
+                })
+                .and_then(|fields| Trade::parse(&fields));
+            match parsed {
+                Ok(trade) => trades.push((id, trade)),
+                Err(why) => {
+                    if !report.malformed.iter().any(|(seen, _)| seen == &id) {
+                        report.malformed.push((id, why));
+                    }
+                }
+            }
+        }
+        if trades.is_empty() {
+            return Ok(());
+        }
+        let symbols: Vec<String> = trades
+            .iter()
+            .map(|(_, t)| t.symbol.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let keys: Vec<String> = symbols
+            .iter()
+            .map(|s| self.keys.performance_key(s))
+            .collect();
+        loop {
+            redis::cmd("WATCH")
+                .arg(&keys)
+                .exec(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            let mut records = self.performance(&symbols)?;
+            for (_, trade) in &trades {
+                records
+                    .entry(trade.symbol.clone())
+                    .or_default()
+                    .fold(trade, now);
+            }
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (symbol, record) in &records {
+                let key = self.keys.performance_key(symbol);
+                pipe.cmd("DEL").arg(&key).ignore().cmd("HSET").arg(&key);
+                for (name, value) in record.to_fields() {
+                    pipe.arg(name).arg(value);
+                }
+                pipe.ignore();
+            }
+            pipe.cmd("XACK").arg(stream).arg(group);
+            for (id, _) in &trades {
+                pipe.arg(id);
+            }
+            // EXEC answers nil when a record changed meanwhile: read again and retry
+            let acked: Option<(u64,)> = pipe
+                .query(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            if acked.is_some() {
+                report.ingested += trades.len() as u64;
+                report.symbols.extend(symbols);
+                return Ok(());
+            }
+        }
     }
 }

@@ -1,0 +1,125 @@
+//! `universe perf record | ingest | show`: the per-symbol performance records rotation
+//! judges symbols by.
+
+use std::io::Write as _;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use crate::cli::PerfCommand;
+use crate::error::UsageError;
+use crate::exit::ExitCode;
+use crate::output::{self, printable};
+use crate::rotation::perf::Performance;
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCode> {
+    let mut store = settings.store.open(&settings.keys)?;
+    match command {
+        PerfCommand::Record(args) => {
+            let fraction = |name: &str, v: f64| {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(())
+                } else {
+                    Err(UsageError(format!(
+                        "--{name} {v}: expected a fraction from 0 to 1"
+                    )))
+                }
+            };
+            fraction("win-rate", args.win_rate)?;
+            fraction("max-drawdown", args.max_drawdown)?;
+            if !args.total_pnl.is_finite() {
+                return Err(UsageError(format!(
+                    "--total-pnl {}: expected a finite number",
+                    args.total_pnl
+                ))
+                .into());
+            }
+            let record = Performance::recorded(
+                args.win_rate,
+                args.total_pnl,
+                args.max_drawdown,
+                args.trades,
+                output::now_epoch(),
+            );
+            store.set_performance(&args.symbol, &record)?;
+            println!(
+                "recorded {} in {}",
+                printable(&args.symbol),
+                store.describe()
+            );
+            Ok(ExitCode::Success)
+        }
+        PerfCommand::Ingest(args) => {
+            if args.batch == 0 {
+                return Err(UsageError("--batch 0: expected 1 or more".into()).into());
+            }
+            let label = store.describe();
+            let Some(redis) = store.redis() else {
+                bail!("perf ingest reads a Redis stream; {label} is not Redis");
+            };
+            let report = redis
+                .ingest_trades(&args.consumer, args.batch, output::now_epoch())
+                .context("ingesting closed trades")?;
+            for (id, why) in &report.malformed {
+                eprintln!(
+                    "universe: malformed trade entry {id} left pending: {}",
+                    printable(why)
+                );
+            }
+            if args.json {
+                super::print_json(&json!(report))?;
+            } else {
+                println!(
+                    "ingested {} trades into {} symbols' records; {} malformed entries left pending",
+                    report.ingested,
+                    report.symbols.len(),
+                    report.malformed.len()
+                );
+            }
+            Ok(ExitCode::Success)
+        }
+        PerfCommand::Show(args) => show(store.as_mut(), &args.symbols, args.json),
+    }
+}
+
+fn show(
+    store: &mut dyn crate::store::Store,
+    wanted: &[String],
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let symbols = if wanted.is_empty() {
+        store.performance_symbols()?
+    } else {
+        wanted.to_vec()
+    };
+    let records = store.performance(&symbols)?;
+    if as_json {
+        super::print_json(&json!(records))?;
+        return Ok(ExitCode::Success);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<16} {:>7} {:>12} {:>9} {:>7} {:>7} {:>7}  updated",
+        "symbol", "trades", "total_pnl", "avg_pnl%", "win", "max_dd", "sharpe"
+    )?;
+    for (symbol, p) in &records {
+        writeln!(
+            out,
+            "{:<16} {:>7} {:>12.2} {:>9.3} {:>7.3} {:>7.3} {:>7.3}  {}",
+            printable(symbol),
+            p.total_trades,
+            p.total_pnl,
+            p.avg_pnl_pct,
+            p.win_rate,
+            p.max_drawdown,
+            p.sharpe_ratio,
+            output::epoch(p.updated_at)
+        )?;
+    }
+    for missing in symbols.iter().filter(|s| !records.contains_key(*s)) {
+        writeln!(out, "{:<16} no record", printable(missing))?;
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,253 @@
+//! Performance-based rotation and model discovery.
+//!
+//! After churn control has chosen the universe, rotation looks at what the trading side
+//! knows: per-symbol results ([`perf`]) and trained models ([`models`]).
+//!
+//! - **evict**: a member with at least `min_trades_for_eviction` trades whose win rate is
+//!   below `eviction_win_rate` or whose drawdown is above `eviction_drawdown`;
+//! - **expand**: a scored symbol outside the universe that has a model, best score first;
+//! - **new models**: model files not seen before (the first scan records a baseline).
+//!
+//! In `advisory` mode (the default) these are recommendations only: written to the audit
+//! entry and printed, the universe untouched. In `execution` mode evictions leave and
+//! expansions enter, never below `min_symbols` nor above `max_symbols`, and never
+//! removing a held or pinned symbol; what a bound prevented is recorded as such.
+
+pub mod models;
+pub mod perf;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::select::churn::{Action, Choice, Decision};
+use crate::select::{Lists, Pattern, Scored};
+use perf::Performance;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Advisory,
+    Execution,
+}
+
+/// `[rotation]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub mode: Mode,
+    pub min_trades_for_eviction: u64,
+    pub eviction_win_rate: f64,
+    pub eviction_drawdown: f64,
+    pub max_symbols: usize,
+    pub model_dir: Option<PathBuf>,
+    pub model_glob: Pattern,
+    pub require_model: bool,
+}
+
+/// One eviction candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Eviction {
+    pub symbol: String,
+    pub why: String,
+    pub win_rate: f64,
+    pub max_drawdown: f64,
+    pub total_trades: u64,
+    pub total_pnl: f64,
+    /// Whether it left the universe (execution mode, within the bounds).
+    pub applied: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+}
+
+/// One expansion candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expansion {
+    pub symbol: String,
+    pub rank: usize,
+    pub score: f64,
+    pub model: String,
+    pub applied: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+}
+
+/// What rotation recommends, and in execution mode what it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    pub evict: Vec<Eviction>,
+    pub expand: Vec<Expansion>,
+    /// Model files not seen before; empty on the baseline scan.
+    pub new_models: Vec<String>,
+    /// True when this scan recorded the first baseline of seen models.
+    pub baseline: bool,
+    /// Model files that name no exchangeInfo symbol.
+    pub unknown_model_files: Vec<String>,
+    /// Symbols with a model.
+    pub models: usize,
+}
+
+/// What rotation reads besides the ranking.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    pub settings: &'a Settings,
+    pub performance: &'a BTreeMap<String, Performance>,
+    /// Model files found (file → symbol), already limited to known symbols.
+    pub models: &'a models::Scan,
+    pub seen_models: Option<&'a BTreeSet<String>>,
+    pub held: &'a BTreeSet<String>,
+    pub lists: &'a Lists,
+    pub min_symbols: usize,
+}
+
+/// Recommends, and in execution mode applies, evictions and expansions to `choice`.
+pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Report {
+    let s = input.settings;
+    let execute = s.mode == Mode::Execution;
+    let mut evict: Vec<Eviction> = choice
+        .members
+        .iter()
+        .filter_map(|&i| eviction(&ranked[i].candidate.symbol, input))
+        .collect();
+    // the worst results go first
+    evict.sort_by(|a, b| {
+        a.win_rate
+            .total_cmp(&b.win_rate)
+            .then(b.max_drawdown.total_cmp(&a.max_drawdown))
+    });
+    for e in &mut evict {
+        let blocked = if input.held.contains(&e.symbol) {
+            Some("held position".to_owned())
+        } else if input.lists.is_pinned(&e.symbol) {
+            Some("pinned".to_owned())
+        } else if choice.members.len() <= input.min_symbols {
+            Some(format!(
+                "the universe would fall below min_symbols {}",
+                input.min_symbols
+            ))
+        } else {
+            None
+        };
+        match (execute, blocked) {
+            (false, _) => e.not_applied = Some("advisory mode".into()),
+            (true, Some(why)) => e.not_applied = Some(why),
+            (true, None) => {
+                e.applied = true;
+                remove(ranked, choice, &e.symbol, format!("evicted: {}", e.why));
+            }
+        }
+    }
+
+    let model_of: BTreeMap<&str, &str> = input
+        .models
+        .models
+        .iter()
+        .map(|(f, s)| (s.as_str(), f.as_str()))
+        .collect();
+    let evicted: BTreeSet<&str> = evict.iter().map(|e| e.symbol.as_str()).collect();
+    let mut expand: Vec<Expansion> = ranked
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            let symbol = s.candidate.symbol.as_str();
+            !choice.members.contains(i)
+                && model_of.contains_key(symbol)
+                && !evicted.contains(symbol)
+        })
+        .map(|(i, s)| Expansion {
+            symbol: s.candidate.symbol.clone(),
+            rank: i + 1,
+            score: s.score,
+            model: model_of[s.candidate.symbol.as_str()].to_owned(),
+            applied: false,
+            not_applied: None,
+        })
+        .collect();
+    for x in &mut expand {
+        if !execute {
+            x.not_applied = Some("advisory mode".into());
+        } else if choice.members.len() >= s.max_symbols {
+            x.not_applied = Some(format!("the universe is at max_symbols {}", s.max_symbols));
+        } else {
+            x.applied = true;
+            let i = x.rank - 1;
+            choice.members.push(i);
+            choice.decisions.retain(|d| d.symbol != x.symbol);
+            choice.decisions.push(Decision {
+                symbol: x.symbol.clone(),
+                action: Action::Added,
+                reason: format!("expansion: model {} (rank {})", x.model, x.rank),
+            });
+        }
+    }
+    choice.members.sort_unstable();
+
+    let files = input.models.files();
+    let (new_models, baseline) = match input.seen_models {
+        Some(seen) => (files.difference(seen).cloned().collect(), false),
+        None => (Vec::new(), s.model_dir.is_some()),
+    };
+    Report {
+        mode: s.mode,
+        evict,
+        expand,
+        new_models,
+        baseline,
+        unknown_model_files: input.models.unknown.clone(),
+        models: input.models.symbols().len(),
+    }
+}
+
+/// `symbol` as an eviction candidate, if its results say so.
+fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
+    let s = input.settings;
+    let p = input.performance.get(symbol)?;
+    if p.total_trades < s.min_trades_for_eviction {
+        return None;
+    }
+    let mut why = Vec::new();
+    if p.win_rate < s.eviction_win_rate {
+        why.push(format!(
+            "win_rate {:.3} < {}",
+            p.win_rate, s.eviction_win_rate
+        ));
+    }
+    if p.max_drawdown > s.eviction_drawdown {
+        why.push(format!(
+            "max_drawdown {:.3} > {}",
+            p.max_drawdown, s.eviction_drawdown
+        ));
+    }
+    if why.is_empty() {
+        return None;
+    }
+    Some(Eviction {
+        symbol: symbol.to_owned(),
+        why: format!("{} over {} trades", why.join(" and "), p.total_trades),
+        win_rate: p.win_rate,
+        max_drawdown: p.max_drawdown,
+        total_trades: p.total_trades,
+        total_pnl: p.total_pnl,
+        applied: false,
+        not_applied: None,
+    })
+}
+
+fn remove(ranked: &[Scored], choice: &mut Choice, symbol: &str, reason: String) {
+    choice
+        .members
+        .retain(|&i| ranked[i].candidate.symbol != symbol);
+    match choice.decisions.iter_mut().find(|d| d.symbol == symbol) {
+        Some(d) => {
+            d.action = Action::Removed;
+            d.reason = reason;
+        }
+        None => choice.decisions.push(Decision {
+            symbol: symbol.to_owned(),
+            action: Action::Removed,
+            reason,
+        }),
+    }
+}
