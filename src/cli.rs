@@ -299,6 +299,10 @@ pub struct SelectionArgs {
     #[arg(long, env = "UNIVERSE_MIN_SYMBOLS", value_name = "N")]
     pub min_symbols: Option<usize>,
 
+    /// Fetch every symbol's candles in full, neither reading nor writing the candle cache.
+    #[arg(long, env = "UNIVERSE_NO_CACHE")]
+    pub no_cache: bool,
+
     /// Symbols with open positions, comma-separated; replaces the store's held set
     /// (the Redis set store.held_set, quantum:positions:open by default).
     #[arg(
@@ -328,6 +332,13 @@ impl SelectionArgs {
             "selection.min_symbols",
             "UNIVERSE_MIN_SYMBOLS",
             self.min_symbols.map(to_i64),
+        );
+        o.take(
+            m,
+            "no_cache",
+            "cache.enabled",
+            "UNIVERSE_NO_CACHE",
+            self.no_cache.then_some(false),
         );
         o
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{FailClosed, StoreError};
 use crate::market::Source;
+use crate::market::cache::CandleCache;
 use crate::policy::{Policy, field};
 use crate::progress::Progress;
 use crate::refresh::{self, Refresh};
@@ -135,6 +136,7 @@ pub fn make(
     source: &dyn Source,
     settings: &Settings,
     history: &History,
+    cache: Option<&CandleCache>,
     now: i64,
     progress: &Progress,
 ) -> Result<Plan, PlanError> {
@@ -146,7 +148,7 @@ pub fn make(
     if settings.rotation.require_model {
         settings.lists.models = Some(found.values().cloned().collect());
     }
-    let refresh = refresh::run(source, &settings, progress)?;
+    let refresh = refresh::run(source, &settings, cache, progress)?;
     let known: BTreeSet<String> = refresh
         .overview
         .symbols

@@ -38,9 +38,10 @@ pub mod field {
     pub const SCORES: &str = "scores";
     pub const REGIME: &str = "regime";
     pub const ROLLBACK_OF: &str = "rollback_of";
+    pub const REQUEST_STATS: &str = "request_stats";
 
     /// Every field the generator writes.
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         UNIVERSE_SYMBOLS,
         LEVERAGE_BY_SYMBOL,
         VALID_UNTIL,
@@ -56,6 +57,7 @@ pub mod field {
         SCORES,
         REGIME,
         ROLLBACK_OF,
+        REQUEST_STATS,
     ];
 }
 
@@ -112,6 +114,8 @@ pub struct Draft<'a> {
     pub extra: &'a BTreeMap<String, String>,
     /// For a rollback: the run whose universe this republishes.
     pub rollback_of: Option<String>,
+    /// What the refresh cost the exchange (JSON), for a policy made by a refresh.
+    pub request_stats: Option<String>,
 }
 
 impl Draft<'_> {
@@ -139,6 +143,9 @@ impl Draft<'_> {
         set(field::REGIME, self.regime.to_owned());
         if let Some(run) = self.rollback_of {
             set(field::ROLLBACK_OF, run);
+        }
+        if let Some(stats) = self.request_stats {
+            set(field::REQUEST_STATS, stats);
         }
         let hash = policy_hash(&fields);
         fields.insert(field::POLICY_HASH.into(), hash);
@@ -178,6 +185,7 @@ impl Policy {
             run_id: String::new(),
             extra,
             rollback_of: None,
+            request_stats: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! survivors (bounded worker pool) → windows and features (rayon) → regime → score and
 //! rank.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::error::FailClosed;
 use crate::features::Features;
+use crate::market::cache::CandleCache;
 use crate::market::candles::{self, WindowError, Windows};
 use crate::market::{self, Candle, FetchError, Overview, Source, Usage};
 use crate::progress::Progress;
@@ -36,6 +38,8 @@ pub struct Refresh {
     pub weights: Weights,
     /// Symbols whose candles were requested.
     pub candles_needed: usize,
+    /// Of those, how many the candle cache served with a warm (weight 1) request.
+    pub cache_hits: usize,
     pub usage: Usage,
     /// Time spent computing windows and features, in µs.
     pub features_us: u128,
@@ -47,24 +51,36 @@ const MAX_FAILED_SHARE_DENOMINATOR: usize = 50;
 pub fn run(
     source: &dyn Source,
     settings: &Settings,
+    cache: Option<&CandleCache>,
     progress: &Progress,
 ) -> Result<Refresh, FailClosed> {
     let overview = market::fetch_overview(source)?;
     let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
 
+    let onboard: HashMap<&str, i64> = overview
+        .symbols
+        .iter()
+        .map(|s| (s.symbol.as_str(), s.onboard_date))
+        .collect();
     let names: Vec<String> = candidates.iter().map(|c| c.symbol.clone()).collect();
     let symbols: Vec<&str> = names.iter().map(String::as_str).collect();
+    let requested: Vec<(&str, i64)> = symbols
+        .iter()
+        .map(|s| (*s, onboard.get(s).copied().unwrap_or(0)))
+        .collect();
     progress.start(symbols.len() as u64);
-    let start_time = candles::request_start(overview.server_time);
-    let fetched = market::fetch_candles(
-        source,
-        &symbols,
-        start_time,
-        settings.client.concurrency,
-        &|| {
-            progress.advance(source.usage().weight);
-        },
-    )?;
+    let request = market::CandleRequest {
+        symbols: &requested,
+        start_time: candles::request_start(overview.server_time),
+        server_time: overview.server_time,
+        cache,
+    };
+    let market::CandleFetch {
+        results: fetched,
+        cache_hits,
+    } = market::fetch_candles(source, &request, settings.client.concurrency, &|| {
+        progress.advance(source.usage().weight);
+    })?;
     progress.finish();
     check_candle_failures(&symbols, &fetched)?;
 
@@ -105,6 +121,7 @@ pub fn run(
         median_atr,
         weights,
         candles_needed: symbols.len(),
+        cache_hits,
         usage: source.usage(),
         features_us,
     })

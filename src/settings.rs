@@ -117,6 +117,8 @@ pub struct Settings {
     /// `[policy.extra]`: field name → JSON text, written into the policy as given.
     pub extra: BTreeMap<String, String>,
     pub rotation: crate::rotation::Settings,
+    /// Where closed candles are cached between live refreshes; `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
     /// Every value with its origin.
     pub entries: Vec<Entry>,
 }
@@ -183,9 +185,11 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         "60 to 604800 seconds",
     )?;
     let rotation = rotation(r, top, min_symbols)?;
+    let cache_dir = cache_dir(r, &store)?;
     let extra = r.extra()?;
     Ok(Settings {
         rotation,
+        cache_dir,
         client,
         filters,
         top,
@@ -205,6 +209,24 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // the shape of a validator: Fn(&T) -> bool
+/// `cache.dir`, by default `cache/` in the file store's folder (the state folder when the
+/// store is Redis); `cache.enabled = false` or `--no-cache` turns the cache off.
+fn cache_dir(r: &mut Resolver, store: &Location) -> Result<Option<PathBuf>, UsageError> {
+    let enabled: bool = r.get("cache.enabled", true, |_| true, "")?;
+    let dir: String = r.get("cache.dir", String::new(), |_| true, "")?;
+    if !enabled {
+        return Ok(None);
+    }
+    if !dir.is_empty() {
+        return Ok(Some(PathBuf::from(dir)));
+    }
+    let state = match store {
+        Location::File(dir) => Some(dir.clone()),
+        Location::Redis(_) => default_state_dir().map(|d| d.join("universe")),
+    };
+    Ok(state.map(|d| d.join("cache")))
+}
+
 fn rotation(
     r: &mut Resolver,
     top: usize,

@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> 
         source.open(settings, started)?.as_ref(),
         settings,
         &history,
+        source.cache(settings, false).as_ref(),
         output::now_epoch(),
         &Progress::for_stderr(),
     )

@@ -58,6 +58,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         source.as_ref(),
         settings,
         &history,
+        source_choice.cache(settings, !options.dry_run).as_ref(),
         now,
         &Progress::for_stderr(),
     )
@@ -111,7 +112,21 @@ fn seal(plan: &Plan, settings: &Settings, now: i64) -> Policy {
     draft.created_at = now;
     draft.valid_for_s = settings.valid_for_s;
     draft.run_id = format!("{now}-{}", &hash[..8]);
+    draft.request_stats = Some(request_stats(plan).to_string());
     draft.seal()
+}
+
+/// What the refresh cost the exchange: for the policy, the audit entry and `--json`.
+fn request_stats(plan: &Plan) -> serde_json::Value {
+    let u = plan.refresh.usage;
+    json!({
+        "weight": u.weight,
+        "requests": u.requests,
+        "retries": u.retries,
+        "rate_limited": u.rate_limited,
+        "candle_symbols": plan.refresh.candles_needed,
+        "cache_hits": plan.refresh.cache_hits,
+    })
 }
 
 /// The policy's validity runs from the local clock, which the services reading it share;
@@ -183,6 +198,8 @@ pub fn audit_entry(
         ("request_weight", usage.weight.to_string()),
         ("requests", usage.requests.to_string()),
         ("retries", usage.retries.to_string()),
+        ("cache_hits", plan.refresh.cache_hits.to_string()),
+        ("candle_symbols", plan.refresh.candles_needed.to_string()),
         ("duration_ms", started.elapsed().as_millis().to_string()),
         ("source", source.to_owned()),
         (
@@ -317,6 +334,7 @@ fn report(
         "churn": &plan.choice,
         "rotation": &plan.rotation,
         "usage": refresh.usage,
+        "request_stats": request_stats(plan),
         "features_us": refresh.features_us,
         "duration_ms": started.elapsed().as_millis() as u64,
         "symbols": symbols,
@@ -407,8 +425,13 @@ fn print_summary(
     } else {
         writeln!(
             out,
-            "exchange: {} requests, weight {}, {} retries, {} rate-limited; {seconds:.2}s",
-            u.requests, u.weight, u.retries, u.rate_limited
+            "exchange: {} requests, weight {}, {} retries, {} rate-limited, {} of {} symbols from the candle cache; {seconds:.2}s",
+            u.requests,
+            u.weight,
+            u.retries,
+            u.rate_limited,
+            refresh.cache_hits,
+            refresh.candles_needed
         )?;
     }
     Ok(())

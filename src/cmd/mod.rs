@@ -20,6 +20,7 @@ use anyhow::Context as _;
 
 use crate::error::UsageError;
 use crate::market::Source;
+use crate::market::cache::CandleCache;
 use crate::market::client::Client;
 use crate::market::snapshot::SnapshotSource;
 use crate::plan::History;
@@ -62,6 +63,21 @@ impl SourceChoice {
                 Box::new(SnapshotSource::open(dir).map_err(anyhow::Error::msg)?)
             }
         })
+    }
+
+    /// The candle cache, for live refreshes when it is enabled. A cache that cannot be
+    /// opened costs weight, not correctness: the run goes on without it.
+    fn cache(&self, settings: &Settings, writable: bool) -> Option<CandleCache> {
+        let dir = settings
+            .cache_dir
+            .as_ref()
+            .filter(|_| *self == SourceChoice::Live)?;
+        if !writable {
+            return Some(CandleCache::read_only(dir));
+        }
+        CandleCache::open(dir)
+            .map_err(|e| eprintln!("universe: warning: {e}; fetching every symbol in full"))
+            .ok()
     }
 
     /// For the audit entry.

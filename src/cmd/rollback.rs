@@ -112,6 +112,7 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         run_id: format!("{now}-rollback-{}", &hash[..8]),
         extra: &settings.extra,
         rollback_of: Some(get(field::RUN_ID)?.clone()),
+        request_stats: None,
     };
     Ok(draft.seal())
 }

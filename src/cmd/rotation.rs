@@ -24,6 +24,7 @@ pub fn run(settings: &Settings, args: &RotationArgs) -> anyhow::Result<ExitCode>
         source.open(settings, started)?.as_ref(),
         settings,
         &history,
+        source.cache(settings, false).as_ref(),
         output::now_epoch(),
         &Progress::for_stderr(),
     )

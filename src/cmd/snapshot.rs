@@ -23,7 +23,7 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
         min_symbols: 0,
         ..settings.clone()
     };
-    let refresh = refresh::run(&recorder, &recording, &Progress::for_stderr())
+    let refresh = refresh::run(&recorder, &recording, None, &Progress::for_stderr())
         .context("the snapshot is incomplete: the refresh failed closed")?;
     let filters = &settings.filters;
     recorder

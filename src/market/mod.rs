@@ -6,6 +6,7 @@
 //! - `snapshot`: a folder of recorded responses, and the recorder that writes one.
 //! - `candles`: closed-candle windows (15m, and 1h built from aligned 15m candles).
 
+pub mod cache;
 pub mod candles;
 pub mod client;
 pub mod limiter;
@@ -15,6 +16,8 @@ pub mod wire;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use cache::CandleCache;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::error::FailClosed;
@@ -25,6 +28,8 @@ pub use wire::{Book, SymbolInfo};
 /// hour boundary (384) plus the hour in progress (≤ 4), under Binance's 500 limit, so it
 /// costs weight 2.
 pub const KLINES_LIMIT: u32 = 499;
+/// A warm request (the candle cache knows the rest) stays under 100 rows: weight 1.
+pub const WARM_KLINES_LIMIT: u32 = 99;
 
 /// The responses a refresh reads, in the order it reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +38,11 @@ pub enum Endpoint<'a> {
     ExchangeInfo,
     Ticker24h,
     BookTicker,
-    /// 15m candles of one symbol from `start_time` (ms) on.
+    /// Up to `limit` 15m candles of one symbol from `start_time` (ms) on.
     Klines {
         symbol: &'a str,
         start_time: i64,
+        limit: u32,
     },
 }
 
@@ -47,7 +53,7 @@ impl Endpoint<'_> {
             Endpoint::Time | Endpoint::ExchangeInfo => 1,
             Endpoint::Ticker24h => 40,
             Endpoint::BookTicker => 5,
-            Endpoint::Klines { .. } => klines_weight(KLINES_LIMIT),
+            Endpoint::Klines { limit, .. } => klines_weight(*limit),
         }
     }
 
@@ -58,8 +64,12 @@ impl Endpoint<'_> {
             Endpoint::ExchangeInfo => "/fapi/v1/exchangeInfo".into(),
             Endpoint::Ticker24h => "/fapi/v1/ticker/24hr".into(),
             Endpoint::BookTicker => "/fapi/v1/ticker/bookTicker".into(),
-            Endpoint::Klines { symbol, start_time } => format!(
-                "/fapi/v1/klines?symbol={}&interval=15m&startTime={start_time}&limit={KLINES_LIMIT}",
+            Endpoint::Klines {
+                symbol,
+                start_time,
+                limit,
+            } => format!(
+                "/fapi/v1/klines?symbol={}&interval=15m&startTime={start_time}&limit={limit}",
                 percent_encode(symbol)
             ),
         }
@@ -236,22 +246,42 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// One symbol's candles, or why there are none.
+pub type CandleResult = Result<Vec<Candle>, FetchError>;
+
+/// What candles a refresh asks for.
+#[derive(Debug)]
+pub struct CandleRequest<'a> {
+    /// Each symbol with its `onboardDate` (a re-listing invalidates its cache).
+    pub symbols: &'a [(&'a str, i64)],
+    /// Where a cold request starts ([`candles::request_start`]).
+    pub start_time: i64,
+    pub server_time: i64,
+    pub cache: Option<&'a CandleCache>,
+}
+
+/// The candles of every symbol, in request order, and how the cache served.
+#[derive(Debug)]
+pub struct CandleFetch {
+    pub results: Vec<CandleResult>,
+    /// Symbols served by a warm (weight 1) request on top of their cached candles.
+    pub cache_hits: usize,
+}
+
 /// Fetches the 15m candles of each symbol with a bounded pool of `concurrency` workers.
 ///
 /// Returns one result per symbol, in the same order. A fatal error (418, deadline) stops
 /// every worker and fails the run; other errors are per symbol. `on_done` is called after
 /// each symbol, for progress.
-/// One symbol's candles, or why there are none.
-pub type CandleResult = Result<Vec<Candle>, FetchError>;
-
 pub fn fetch_candles(
     source: &dyn Source,
-    symbols: &[&str],
-    start_time: i64,
+    request: &CandleRequest<'_>,
     concurrency: usize,
     on_done: &(dyn Fn() + Sync),
-) -> Result<Vec<CandleResult>, FailClosed> {
+) -> Result<CandleFetch, FailClosed> {
+    let symbols = request.symbols;
     let next = AtomicUsize::new(0);
+    let hits = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let fatal: Mutex<Option<FetchError>> = Mutex::new(None);
     let results: Mutex<Vec<Option<CandleResult>>> =
@@ -259,17 +289,13 @@ pub fn fetch_candles(
     let worker = || {
         while !stop.load(Ordering::Relaxed) {
             let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&symbol) = symbols.get(index) else {
+            let Some(&(symbol, onboard)) = symbols.get(index) else {
                 break;
             };
-            let endpoint = Endpoint::Klines { symbol, start_time };
-            let result = source.fetch(&endpoint).and_then(|body| {
-                wire::parse_klines(&body).map_err(|detail| FetchError::Malformed {
-                    url: endpoint.path_and_query(),
-                    symbol: Some(symbol.to_owned()),
-                    detail,
-                })
-            });
+            let (result, hit) = fetch_symbol(source, symbol, onboard, request);
+            if hit {
+                hits.fetch_add(1, Ordering::Relaxed);
+            }
             if let Err(error) = &result
                 && error.is_fatal()
             {
@@ -291,12 +317,124 @@ pub fn fetch_candles(
     if let Some(error) = fatal.into_inner().expect("fatal lock") {
         return Err(error.into_fail_closed("candles", source.deadline_s()));
     }
-    Ok(results
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .map(|r| r.expect("every symbol was fetched"))
-        .collect())
+    Ok(CandleFetch {
+        results: results
+            .into_inner()
+            .expect("results lock")
+            .into_iter()
+            .map(|r| r.expect("every symbol was fetched"))
+            .collect(),
+        cache_hits: hits.into_inner(),
+    })
+}
+
+/// One symbol: warm from the cache when it can be trusted, else cold. The bool says
+/// whether the cache served.
+fn fetch_symbol(
+    source: &dyn Source,
+    symbol: &str,
+    onboard: i64,
+    request: &CandleRequest<'_>,
+) -> (CandleResult, bool) {
+    if let Some(cache) = request.cache
+        && let Some(cached) = cache.load(symbol, onboard)
+    {
+        match warm(source, symbol, &cached, request) {
+            Warm::Served(candles) => {
+                store_closed(cache, symbol, onboard, &candles, request.server_time);
+                return (Ok(candles), true);
+            }
+            Warm::Failed(error) => return (Err(error), false),
+            Warm::Cold => {}
+        }
+    }
+    let endpoint = Endpoint::Klines {
+        symbol,
+        start_time: request.start_time,
+        limit: KLINES_LIMIT,
+    };
+    let result = fetch_klines(source, &endpoint);
+    if let (Some(cache), Ok(candles)) = (request.cache, &result) {
+        store_closed(cache, symbol, onboard, candles, request.server_time);
+    }
+    (result, false)
+}
+
+enum Warm {
+    Served(Vec<Candle>),
+    /// The warm request itself failed (no cold retry: the exchange is failing).
+    Failed(FetchError),
+    /// The cache cannot be continued: fetch cold.
+    Cold,
+}
+
+/// Asks only for the candles from the newest cached one on. The answer must start with
+/// that candle unchanged and run on without a gap up to the last closed candle.
+fn warm(source: &dyn Source, symbol: &str, cached: &[Candle], request: &CandleRequest<'_>) -> Warm {
+    let (Some(first), Some(last)) = (cached.first(), cached.last()) else {
+        return Warm::Cold;
+    };
+    let last_closed = request.server_time.div_euclid(candles::M15) * candles::M15 - candles::M15;
+    let missing = (last_closed - last.open_time) / candles::M15;
+    // the cache must cover the window's start, and the news fit in one small request
+    if first.open_time > request.start_time
+        || missing < 0
+        || missing + 2 > i64::from(WARM_KLINES_LIMIT)
+    {
+        return Warm::Cold;
+    }
+    let endpoint = Endpoint::Klines {
+        symbol,
+        start_time: last.open_time,
+        limit: WARM_KLINES_LIMIT,
+    };
+    let fresh = match fetch_klines(source, &endpoint) {
+        Ok(fresh) => fresh,
+        Err(error) => return Warm::Failed(error),
+    };
+    let continues = fresh.first() == Some(last);
+    let contiguous = fresh
+        .windows(2)
+        .all(|w| w[1].open_time == w[0].open_time + candles::M15);
+    let complete = fresh.last().is_some_and(|c| c.open_time >= last_closed);
+    if !(continues && contiguous && complete) {
+        return Warm::Cold;
+    }
+    let keep_from = cached.partition_point(|c| c.open_time < request.start_time);
+    let mut merged = cached[keep_from..].to_vec();
+    merged.extend_from_slice(&fresh[1..]);
+    Warm::Served(merged)
+}
+
+fn fetch_klines(source: &dyn Source, endpoint: &Endpoint<'_>) -> CandleResult {
+    source.fetch(endpoint).and_then(|body| {
+        wire::parse_klines(&body).map_err(|detail| FetchError::Malformed {
+            url: endpoint.path_and_query(),
+            symbol: endpoint.symbol().map(str::to_owned),
+            detail,
+        })
+    })
+}
+
+/// Caches the closed candles, if they form a series without gaps (a series with one
+/// could never be continued). A failed write only costs the next run a cold fetch.
+fn store_closed(cache: &CandleCache, symbol: &str, onboard: i64, all: &[Candle], server_time: i64) {
+    let closed: Vec<Candle> = all
+        .iter()
+        .copied()
+        .filter(|c| c.open_time + candles::M15 <= server_time)
+        .collect();
+    let contiguous = closed
+        .windows(2)
+        .all(|w| w[1].open_time == w[0].open_time + candles::M15);
+    let finite = closed.iter().all(|c| {
+        [c.open, c.high, c.low, c.close]
+            .iter()
+            .all(|p| p.is_finite())
+    });
+    if contiguous && finite && !closed.is_empty() {
+        let _ = cache.store(symbol, onboard, &closed);
+    }
 }
 
 #[cfg(test)]
@@ -311,14 +449,13 @@ mod tests {
         assert_eq!(klines_weight(500), 5);
         assert_eq!(klines_weight(1000), 5);
         assert_eq!(klines_weight(1001), 10);
-        assert_eq!(
-            Endpoint::Klines {
-                symbol: "X",
-                start_time: 0
-            }
-            .weight(),
-            2
-        );
+        let klines = |limit| Endpoint::Klines {
+            symbol: "X",
+            start_time: 0,
+            limit,
+        };
+        assert_eq!(klines(KLINES_LIMIT).weight(), 2);
+        assert_eq!(klines(WARM_KLINES_LIMIT).weight(), 1);
     }
 
     #[test]
@@ -326,6 +463,7 @@ mod tests {
         let endpoint = Endpoint::Klines {
             symbol: "币安人生USDT",
             start_time: 5,
+            limit: KLINES_LIMIT,
         };
         assert_eq!(
             endpoint.path_and_query(),

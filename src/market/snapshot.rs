@@ -14,6 +14,8 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+use super::KLINES_LIMIT;
 use super::{Endpoint, FetchError, Source, Usage};
 
 /// The file under a snapshot folder that holds `endpoint`'s body.
@@ -149,12 +151,14 @@ mod tests {
             let endpoint = Endpoint::Klines {
                 symbol: bad,
                 start_time: 0,
+                limit: KLINES_LIMIT,
             };
             assert!(file_for(dir, &endpoint).is_err(), "{bad:?}");
         }
         let endpoint = Endpoint::Klines {
             symbol: "币安人生USDT",
             start_time: 0,
+            limit: KLINES_LIMIT,
         };
         assert_eq!(
             file_for(dir, &endpoint).unwrap(),

@@ -1,0 +1,174 @@
+//! The candle cache: closed 15m candles per symbol, kept between refreshes so a warm
+//! refresh asks the exchange only for what closed since (one `limit` < 100 request,
+//! weight 1, instead of weight 2).
+//!
+//! One file per symbol, `SYMBOL.candles`:
+//!
+//! ```text
+//! universe-candles 1 <onboardDate> <rows> <sha256 of the rows, hex>
+//! <openTime>,<open>,<high>,<low>,<close>      one closed 15m candle a line, oldest first
+//! ```
+//!
+//! The cache never makes a feature wrong. A file that fails its checksum, is truncated,
+//! or belongs to an earlier listing (another `onboardDate`) is ignored. When the newest
+//! cached candle does not come back unchanged at the start of the exchange's answer, or
+//! the answer has a gap, the symbol is fetched cold. Files are replaced by rename, never
+//! written in place.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::Candle;
+use super::candles::M15;
+
+const MAGIC: &str = "universe-candles 1";
+
+#[derive(Debug, Clone)]
+pub struct CandleCache {
+    dir: PathBuf,
+    read_only: bool,
+}
+
+impl CandleCache {
+    /// A cache in `dir`, created if needed.
+    pub fn open(dir: &Path) -> Result<Self, String> {
+        fs::create_dir_all(dir).map_err(|e| format!("cache folder {}: {e}", dir.display()))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            read_only: false,
+        })
+    }
+
+    /// A cache that is read but never written (`--dry-run`, `explain`, `rotation`).
+    pub fn read_only(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            read_only: true,
+        }
+    }
+
+    fn path(&self, symbol: &str) -> Option<PathBuf> {
+        let safe = !symbol.is_empty()
+            && !symbol.starts_with('.')
+            && !symbol
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control());
+        safe.then(|| self.dir.join(format!("{symbol}.candles")))
+    }
+
+    /// The cached candles of `symbol`, if a sound file of this listing exists.
+    pub fn load(&self, symbol: &str, onboard_date: i64) -> Option<Vec<Candle>> {
+        let text = fs::read_to_string(self.path(symbol)?).ok()?;
+        let (header, body) = text.split_once('\n')?;
+        let mut fields = header.strip_prefix(MAGIC)?.split_whitespace();
+        let onboard: i64 = fields.next()?.parse().ok()?;
+        let rows: usize = fields.next()?.parse().ok()?;
+        let checksum = fields.next()?;
+        if onboard != onboard_date || hex(&Sha256::digest(body.as_bytes())) != checksum {
+            return None;
+        }
+        let candles: Vec<Candle> = body.lines().map(parse_row).collect::<Option<_>>()?;
+        let contiguous = candles
+            .windows(2)
+            .all(|w| w[1].open_time == w[0].open_time + M15);
+        (candles.len() == rows && !candles.is_empty() && contiguous).then_some(candles)
+    }
+
+    /// Replaces the cached candles of `symbol` (closed candles, oldest first).
+    pub fn store(
+        &self,
+        symbol: &str,
+        onboard_date: i64,
+        candles: &[Candle],
+    ) -> std::io::Result<()> {
+        let Some(path) = self.path(symbol).filter(|_| !self.read_only) else {
+            return Ok(());
+        };
+        let mut body = String::with_capacity(candles.len() * 48);
+        for c in candles {
+            let _ = writeln!(
+                body,
+                "{},{},{},{},{}",
+                c.open_time, c.open, c.high, c.low, c.close
+            );
+        }
+        let header = format!(
+            "{MAGIC} {onboard_date} {} {}\n",
+            candles.len(),
+            hex(&Sha256::digest(body.as_bytes()))
+        );
+        let temp = path.with_extension(format!("candles.{}.tmp", std::process::id()));
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(header.as_bytes())?;
+        file.write_all(body.as_bytes())?;
+        drop(file);
+        fs::rename(&temp, &path)
+    }
+}
+
+fn parse_row(line: &str) -> Option<Candle> {
+    let mut parts = line.split(',');
+    let mut next = || parts.next();
+    let open_time = next()?.parse().ok()?;
+    let mut price = || -> Option<f64> { next()?.parse().ok().filter(|p: &f64| p.is_finite()) };
+    Some(Candle {
+        open_time,
+        open: price()?,
+        high: price()?,
+        low: price()?,
+        close: price()?,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candles(n: usize) -> Vec<Candle> {
+        (0..n)
+            .map(|i| Candle {
+                open_time: 1_761_000_300_000 + i as i64 * M15,
+                open: 1.0 + i as f64 / 3.0,
+                high: 2.5,
+                low: 0.000_012_34,
+                close: 1.1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_is_stored_loads_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CandleCache::open(dir.path()).unwrap();
+        cache.store("币安人生USDT", 7, &candles(300)).unwrap();
+        assert_eq!(cache.load("币安人生USDT", 7), Some(candles(300)));
+        assert_eq!(cache.load("币安人生USDT", 8), None, "another listing");
+        assert_eq!(cache.load("OTHERUSDT", 7), None);
+    }
+
+    #[test]
+    fn damaged_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CandleCache::open(dir.path()).unwrap();
+        cache.store("X", 1, &candles(10)).unwrap();
+        let path = dir.path().join("X.candles");
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, &text[..text.len() - 20]).unwrap();
+        assert_eq!(cache.load("X", 1), None, "truncated");
+        fs::write(&path, text.replacen("2.5", "2.6", 1)).unwrap();
+        assert_eq!(cache.load("X", 1), None, "changed");
+        fs::write(&path, text).unwrap();
+        assert!(cache.load("X", 1).is_some());
+    }
+}
