@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cache;
 mod churn;
 mod faults;
 mod generate;
