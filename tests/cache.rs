@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{market_now, universe, FakeBinance, Run};
+use crate::support::{FakeBinance, Run, market_now, universe};
 
 struct Setup {
     home: tempfile::TempDir,
@@ -23,12 +23,22 @@ impl Setup {
     }
 
     fn cache_file(&self, symbol: &str) -> PathBuf {
-        self.home.path().join("store/cache").join(format!("{symbol}.candles"))
+        self.home
+            .path()
+            .join("store/cache")
+            .join(format!("{symbol}.candles"))
     }
 
     fn generate(&self, extra: &[&str]) -> serde_json::Value {
         let store = self.store();
-        let mut args = vec!["generate", "--base-url", &self.exchange.url, "--store", &store, "--json"];
+        let mut args = vec![
+            "generate",
+            "--base-url",
+            &self.exchange.url,
+            "--store",
+            &store,
+            "--json",
+        ];
         args.extend_from_slice(extra);
         let run: Run = universe(self.home.path(), &args);
         run.assert_code(0);
@@ -51,7 +61,19 @@ fn scores(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["symbol"].as_str().unwrap().to_owned(), serde_json::json!([s["score"], s["atr_pct_15m"], s["trend_1h"], s["mom_15m"], s["mom_1h"], s["excluded"]])))
+        .map(|s| {
+            (
+                s["symbol"].as_str().unwrap().to_owned(),
+                serde_json::json!([
+                    s["score"],
+                    s["atr_pct_15m"],
+                    s["trend_1h"],
+                    s["mom_15m"],
+                    s["mom_1h"],
+                    s["excluded"]
+                ]),
+            )
+        })
         .collect()
 }
 
@@ -65,7 +87,10 @@ fn a_warm_refresh_costs_weight_one_a_symbol_and_changes_no_feature() {
 
     let before = s.exchange.log().len();
     let warm = s.generate(&[]);
-    assert_eq!(warm["request_stats"]["cache_hits"], 17, "all but YOUNGUSDT, whose history is short");
+    assert_eq!(
+        warm["request_stats"]["cache_hits"], 17,
+        "all but YOUNGUSDT, whose history is short"
+    );
     assert_eq!(warm["usage"]["weight"], 47 + 17 + 2);
     assert_eq!(s.limits("S00USDT", before), ["99"]);
     assert_eq!(scores(&warm), scores(&cold));
@@ -88,7 +113,11 @@ fn refetched_cold(s: &Setup, symbol: &str, damage: impl FnOnce(&Setup)) {
     let before = s.exchange.log().len();
     let report = s.generate(&[]);
     let limits = s.limits(symbol, before);
-    assert_eq!(limits.last().map(String::as_str), Some("499"), "{symbol} fetched cold: {limits:?}");
+    assert_eq!(
+        limits.last().map(String::as_str),
+        Some("499"),
+        "{symbol} fetched cold: {limits:?}"
+    );
     let uncached = s.generate(&["--no-cache"]);
     assert_eq!(scores(&report), scores(&uncached));
 }

@@ -246,6 +246,11 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Workers start this many ms apart, so their connections open a few at a time: a burst
+/// of simultaneous connects overflows a small accept backlog (the replay server's is 5)
+/// and the dropped ones cost a 1 s SYN retransmit. 16 workers start within 60 ms.
+const STAGGER_MS: u64 = 4;
+
 /// One symbol's candles, or why there are none.
 pub type CandleResult = Result<Vec<Candle>, FetchError>;
 
@@ -310,8 +315,11 @@ pub fn fetch_candles(
         }
     };
     std::thread::scope(|scope| {
-        for _ in 0..concurrency.clamp(1, symbols.len().max(1)) {
-            scope.spawn(worker);
+        for k in 0..concurrency.clamp(1, symbols.len().max(1)) {
+            scope.spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(STAGGER_MS * k as u64));
+                worker();
+            });
         }
     });
     if let Some(error) = fatal.into_inner().expect("fatal lock") {
