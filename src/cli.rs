@@ -319,20 +319,7 @@ impl SelectionArgs {
         let mut o = Overrides::default();
         self.market.overrides(m, &mut o);
         self.store.overrides(m, &mut o);
-        o.take(
-            m,
-            "top",
-            "selection.top",
-            "UNIVERSE_TOP",
-            self.top.map(to_i64),
-        );
-        o.take(
-            m,
-            "min_symbols",
-            "selection.min_symbols",
-            "UNIVERSE_MIN_SYMBOLS",
-            self.min_symbols.map(to_i64),
-        );
+        size_overrides(m, &mut o, self.top, self.min_symbols);
         o.take(
             m,
             "no_cache",
@@ -450,20 +437,7 @@ impl ProofArgs {
     pub fn overrides(&self, m: &ArgMatches) -> Overrides {
         let mut o = Overrides::default();
         self.store.overrides(m, &mut o);
-        o.take(
-            m,
-            "top",
-            "selection.top",
-            "UNIVERSE_TOP",
-            self.top.map(to_i64),
-        );
-        o.take(
-            m,
-            "min_symbols",
-            "selection.min_symbols",
-            "UNIVERSE_MIN_SYMBOLS",
-            self.min_symbols.map(to_i64),
-        );
+        size_overrides(m, &mut o, self.top, self.min_symbols);
         o
     }
 }
@@ -543,6 +517,23 @@ pub struct ConfigArgs {
     /// The same flags as `generate`, to see their effect.
     #[command(flatten)]
     pub generate: GenerateArgs,
+}
+
+/// `--top` and `--min-symbols`, which several subcommands take.
+fn size_overrides(
+    m: &ArgMatches,
+    o: &mut Overrides,
+    top: Option<usize>,
+    min_symbols: Option<usize>,
+) {
+    o.take(m, "top", "selection.top", "UNIVERSE_TOP", top.map(to_i64));
+    o.take(
+        m,
+        "min_symbols",
+        "selection.min_symbols",
+        "UNIVERSE_MIN_SYMBOLS",
+        min_symbols.map(to_i64),
+    );
 }
 
 /// TOML integers are i64; counts from the command line always fit.

@@ -4,35 +4,20 @@
 //! features, each percentile component and its weight, score, rank, the regime's effect,
 //! churn control's decision, and a one-line verdict.
 
-use std::time::Instant;
-
 use serde_json::json;
 
-use super::SourceChoice;
 use super::generate::symbol_report;
 use crate::cli::ExplainArgs;
 use crate::exit::ExitCode;
-use crate::output::{self, printable};
-use crate::plan::{self, Plan};
-use crate::progress::Progress;
+use crate::output::printable;
+use crate::plan::Plan;
 use crate::select::Weights;
 use crate::select::eligibility;
 use crate::select::score::Regime;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let source = SourceChoice::parse(args.selection.source.as_deref())?;
-    let (_store, history) = super::read_history(settings, args.selection.held.as_deref(), false)?;
-    let plan = plan::make(
-        source.open(settings, started)?.as_ref(),
-        settings,
-        &history,
-        source.cache(settings, false).as_ref(),
-        output::now_epoch(),
-        &Progress::for_stderr(),
-    )
-    .map_err(plan::PlanError::into_error)?;
+    let plan = super::plan_without_publishing(settings, &args.selection, false)?;
     let explanations: Vec<serde_json::Value> = args
         .symbols
         .iter()

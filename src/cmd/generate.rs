@@ -25,7 +25,6 @@ use crate::progress::Progress;
 use crate::select::churn::Action;
 use crate::select::{self, Reason};
 use crate::settings::Settings;
-use crate::store::Publication;
 
 /// The run's own options (the rest is in [`Settings`]).
 #[derive(Debug, Clone)]
@@ -68,24 +67,14 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
 
     let published = match store.as_mut().filter(|_| !options.dry_run) {
         Some(store) => {
-            let publication = Publication {
-                audit: audit_entry(
-                    &policy,
-                    &plan,
-                    &history,
-                    started,
-                    &source_choice.describe(settings),
-                )?,
-                event: update_event(&policy),
-                policy: policy.clone(),
-            };
-            let expected = history
-                .previous
-                .as_ref()
-                .and_then(|p| p.get(field::POLICY_HASH));
-            store
-                .publish(&publication, expected)
-                .context("publishing the policy; nothing was written")?;
+            let audit = audit_entry(
+                &policy,
+                &plan,
+                &history,
+                started,
+                &source_choice.describe(settings),
+            )?;
+            super::publish(store.as_mut(), &policy, audit, &history)?;
             if settings.rotation.model_dir.is_some() {
                 // after the publish: a failed run must not make models look seen
                 store

@@ -110,3 +110,46 @@ fn read_history(
         Err(error) => Err(error).context("reading the store before the refresh"),
     }
 }
+
+/// The plan `generate` would publish now, made without writing anything (the store and
+/// the candle cache are only read): for `explain` and `rotation`.
+fn plan_without_publishing(
+    settings: &Settings,
+    selection: &crate::cli::SelectionArgs,
+    must_open_store: bool,
+) -> anyhow::Result<crate::plan::Plan> {
+    let started = Instant::now();
+    let source = SourceChoice::parse(selection.source.as_deref())?;
+    let (_store, history) = read_history(settings, selection.held.as_deref(), must_open_store)?;
+    crate::plan::make(
+        source.open(settings, started)?.as_ref(),
+        settings,
+        &history,
+        source.cache(settings, false).as_ref(),
+        crate::output::now_epoch(),
+        &crate::progress::Progress::for_stderr(),
+    )
+    .map_err(crate::plan::PlanError::into_error)
+}
+
+/// Publishes `policy` with its audit entry and update event, if the store still holds
+/// the policy `history` read.
+fn publish(
+    store: &mut dyn Store,
+    policy: &crate::policy::Policy,
+    audit: std::collections::BTreeMap<String, String>,
+    history: &History,
+) -> anyhow::Result<()> {
+    let publication = crate::store::Publication {
+        audit,
+        event: generate::update_event(policy),
+        policy: policy.clone(),
+    };
+    let expected = history
+        .previous
+        .as_ref()
+        .and_then(|p| p.get(crate::policy::field::POLICY_HASH));
+    store
+        .publish(&publication, expected)
+        .context("publishing the policy; nothing was written")
+}

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
 
-use super::generate::{identity, update_event};
+use super::generate::identity;
 use crate::cli::RollbackArgs;
 use crate::exit::ExitCode;
 use crate::output;
 use crate::plan::History;
 use crate::policy::{Draft, GENERATOR_ROLLBACK, SymbolScore, field};
 use crate::settings::Settings;
-use crate::store::{AuditRecord, Publication};
+use crate::store::AuditRecord;
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut store = settings.store.open(&settings.keys)?;
@@ -25,18 +25,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     let mut audit = identity(&policy, &history)?;
     audit.insert("rollback_of_entry".into(), target.id.clone());
     audit.insert("reason".into(), "manual rollback".into());
-    let publication = Publication {
-        audit,
-        event: update_event(&policy),
-        policy: policy.clone(),
-    };
-    let expected = history
-        .previous
-        .as_ref()
-        .and_then(|p| p.get(field::POLICY_HASH));
-    store
-        .publish(&publication, expected)
-        .context("publishing the rollback; nothing was written")?;
+    super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
     println!(
         "rolled back to universe {} ({} symbols, from run {}) in {}; valid until {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),

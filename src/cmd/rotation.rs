@@ -2,33 +2,16 @@
 //! from the same plan `generate` would publish, publishing nothing and recording no model
 //! as seen.
 
-use std::time::Instant;
-
 use std::io::Write as _;
 
 use serde_json::json;
 
-use super::SourceChoice;
 use crate::cli::RotationArgs;
 use crate::exit::ExitCode;
-use crate::output;
-use crate::plan;
-use crate::progress::Progress;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &RotationArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let source = SourceChoice::parse(args.selection.source.as_deref())?;
-    let (_store, history) = super::read_history(settings, args.selection.held.as_deref(), true)?;
-    let plan = plan::make(
-        source.open(settings, started)?.as_ref(),
-        settings,
-        &history,
-        source.cache(settings, false).as_ref(),
-        output::now_epoch(),
-        &Progress::for_stderr(),
-    )
-    .map_err(plan::PlanError::into_error)?;
+    let plan = super::plan_without_publishing(settings, &args.selection, true)?;
     if args.json {
         super::print_json(&json!({"rotation": plan.rotation, "models": plan.models}))?;
     } else {
