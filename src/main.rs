@@ -16,10 +16,19 @@ fn main() -> std::process::ExitCode {
     };
     let code = match universe::run(cli, &matches) {
         Ok(code) => code,
+        // the reader went away (`universe show | head`): nothing left to say
+        Err(error) if is_broken_pipe(&error) => universe::ExitCode::Success,
         Err(error) => {
             eprintln!("universe: error: {error:#}");
             universe::exit::classify(&error)
         }
     };
     std::process::ExitCode::from(code.code())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

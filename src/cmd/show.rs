@@ -48,6 +48,11 @@ fn to_json(policy: &Policy) -> anyhow::Result<serde_json::Value> {
         "run_id": policy.get(field::RUN_ID),
         "generator": policy.get(field::GENERATOR),
         "policy_version": policy.get(field::POLICY_VERSION),
+        "regime": policy.get(field::REGIME),
+        "rollback_of": policy.get(field::ROLLBACK_OF),
+        "request_stats": policy
+            .get(field::REQUEST_STATS)
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
         "created_at_epoch": policy.epoch(field::CREATED_AT)?,
         "valid_until_epoch": valid_until,
         "valid": valid_until > output::now_epoch(),
@@ -77,6 +82,12 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
         policy.get(field::POLICY_VERSION).unwrap_or("?"),
         policy.get(field::RUN_ID).unwrap_or("?"),
     )?;
+    if let Some(regime) = policy.get(field::REGIME).filter(|r| !r.is_empty()) {
+        writeln!(out, "regime {regime}")?;
+    }
+    if let Some(run) = policy.get(field::ROLLBACK_OF) {
+        writeln!(out, "a manual rollback to the universe of run {run}")?;
+    }
     writeln!(
         out,
         "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}",
