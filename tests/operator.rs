@@ -504,3 +504,55 @@ fn rollback_republishes_an_audited_universe_and_proof_says_so() {
         "--to or --steps is required"
     );
 }
+
+#[test]
+fn the_correlation_limit_skips_challengers_and_the_audit_names_them() {
+    let home = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let exchange = FakeBinance::start(market_now(16));
+    // S01USDT moves exactly like S00USDT, at a tenth of the price
+    {
+        let mut market = exchange.market.lock().unwrap();
+        let twin: Vec<_> = market
+            .listing("S00USDT")
+            .unwrap()
+            .candles
+            .iter()
+            .map(|&(t, o, h, l, c)| (t, o / 10.0, h / 10.0, l / 10.0, c / 10.0))
+            .collect();
+        market.listing_mut("S01USDT").candles = twin;
+    }
+    let config = config_file(home.path(), "[diversity]\nmax_correlation = 0.9\n");
+    let run = generate(
+        home.path(),
+        &exchange,
+        &redis.url(),
+        &["--config", &config, "--json"],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    let skipped = report["churn"]["skipped"].as_array().unwrap();
+    let universe = universe_of(&report);
+    // whichever of the twins ranks better is chosen, the other is skipped for it
+    let (kept, twin) = if universe.contains(&"S00USDT".to_owned()) {
+        ("S00USDT", "S01USDT")
+    } else {
+        ("S01USDT", "S00USDT")
+    };
+    assert!(universe.contains(&kept.to_owned()) && !universe.contains(&twin.to_owned()));
+    let entry = skipped
+        .iter()
+        .find(|s| s["symbol"] == twin)
+        .expect("the twin is skipped");
+    assert_eq!(entry["correlated_with"], kept);
+    assert!(entry["correlation"].as_f64().unwrap() > 0.999);
+    assert_eq!(universe.len(), 10, "the next challenger took the place");
+    let mut con = redis.connection().unwrap();
+    let entries: Vec<(String, BTreeMap<String, String>)> = ::redis::cmd("XRANGE")
+        .arg("quantum:stream:policy.audit")
+        .arg("-")
+        .arg("+")
+        .query(&mut con)
+        .unwrap();
+    assert!(entries[0].1["correlation_skipped"].contains(twin));
+}
