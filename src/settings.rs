@@ -119,11 +119,18 @@ pub struct Settings {
     pub rotation: crate::rotation::Settings,
     /// Where closed candles are cached between live refreshes; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// The CA that signed a `rediss://` server's certificate, when not a public root.
+    pub tls_ca: Option<PathBuf>,
     /// Every value with its origin.
     pub entries: Vec<Entry>,
 }
 
 impl Settings {
+    /// Opens the configured store.
+    pub fn open_store(&self) -> Result<Box<dyn crate::store::Store>, crate::error::StoreError> {
+        self.store.open(&self.keys, self.tls_ca.as_deref())
+    }
+
     /// Resolves every knob from `overrides`, the file at `config` (if any) and defaults.
     pub fn resolve(config: Option<&Path>, overrides: Overrides) -> Result<Self, UsageError> {
         let file = match config {
@@ -186,10 +193,12 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
     )?;
     let rotation = rotation(r, top, min_symbols)?;
     let cache_dir = cache_dir(r, &store)?;
+    let tls_ca: String = r.get("store.tls_ca_file", String::new(), |_| true, "")?;
     let extra = r.extra()?;
     Ok(Settings {
         rotation,
         cache_dir,
+        tls_ca: (!tls_ca.is_empty()).then(|| PathBuf::from(tls_ca)),
         client,
         filters,
         top,

@@ -323,3 +323,29 @@ fn control_characters_in_symbol_names_are_escaped_on_a_terminal() {
         show.stdout
     );
 }
+
+#[test]
+fn rediss_with_a_private_ca_publishes_and_proves() {
+    let home = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start_tls();
+    let exchange = FakeBinance::start(market_now(16));
+    let ca = redis.tls_ca.clone().unwrap();
+    let config = crate::support::config_file(
+        home.path(),
+        &format!("[store]\ntls_ca_file = \"{}\"\n", ca.display()),
+    );
+    generate(home.path(), &exchange, &redis.url(), &["--config", &config]).assert_code(0);
+    let (policy, audits, _) = crate::support::redis_state(&redis);
+    assert_eq!(
+        (policy["generator"].as_str(), audits),
+        ("ai_universe_v1", 1)
+    );
+    universe(
+        home.path(),
+        &["proof", "--config", &config, "--store", &redis.url()],
+    )
+    .assert_code(0);
+    // without the CA the server's certificate is not trusted: the store's exit code
+    let run = universe(home.path(), &["show", "--store", &redis.url()]);
+    run.assert_code(4);
+}

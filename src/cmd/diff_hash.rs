@@ -57,7 +57,7 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
         stuck_after: duration("--stuck-after (UNIVERSE_STUCK_AFTER)", &args.stuck_after)?,
         json: args.json,
     };
-    let mut store = settings.store.open(&settings.keys)?;
+    let mut store = settings.open_store()?;
     let trail = store.audit_trail()?;
     let entries: Vec<Entry> = trail.iter().map(entry).collect::<anyhow::Result<_>>()?;
     let Some(newest) = entries.last() else {

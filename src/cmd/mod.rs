@@ -97,7 +97,7 @@ fn read_history(
     must_open: bool,
 ) -> anyhow::Result<(Option<Box<dyn Store>>, History)> {
     let attempt = || -> Result<_, crate::error::StoreError> {
-        let mut store = settings.store.open(&settings.keys)?;
+        let mut store = settings.open_store()?;
         let history = History::read(store.as_mut(), held)?;
         Ok((store, history))
     };

@@ -14,7 +14,7 @@ use crate::rotation::perf::Performance;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCode> {
-    let mut store = settings.store.open(&settings.keys)?;
+    let mut store = settings.open_store()?;
     match command {
         PerfCommand::Record(args) => {
             let fraction = |name: &str, v: f64| {

@@ -24,7 +24,7 @@ struct Check {
 }
 
 pub fn run(config: &Settings, json: bool) -> anyhow::Result<ExitCode> {
-    let mut store = config.store.open(&config.keys)?;
+    let mut store = config.open_store()?;
     let policy = store.load_policy()?;
     let checks = match &policy {
         None => vec![check(

@@ -16,7 +16,7 @@ use crate::settings::Settings;
 use crate::store::AuditRecord;
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
-    let mut store = settings.store.open(&settings.keys)?;
+    let mut store = settings.open_store()?;
     let history = History::read(store.as_mut(), Some(&[]))?;
     let trail = store.audit_trail()?;
     let target = find_target(&trail, args)?;

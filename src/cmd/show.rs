@@ -11,7 +11,7 @@ use crate::policy::{Policy, field};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
-    let mut store = settings.store.open(&settings.keys)?;
+    let mut store = settings.open_store()?;
     let policy = store
         .load_policy()?
         .with_context(|| format!("no policy has been published to {}", store.describe()))?;

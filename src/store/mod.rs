@@ -10,7 +10,7 @@ mod redis;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{StoreError, UsageError};
 use crate::policy::Policy;
@@ -172,9 +172,11 @@ impl Location {
     }
 
     /// Opens the store, connecting if it is remote.
-    pub fn open(&self, keys: &Keys) -> Result<Box<dyn Store>, StoreError> {
+    /// `tls_ca`: a PEM file of the CA that signed a `rediss://` server's certificate, when
+    /// it is not one of the public roots.
+    pub fn open(&self, keys: &Keys, tls_ca: Option<&Path>) -> Result<Box<dyn Store>, StoreError> {
         Ok(match self {
-            Location::Redis(url) => Box::new(RedisStore::connect(url, keys.clone())?),
+            Location::Redis(url) => Box::new(RedisStore::connect(url, keys.clone(), tls_ca)?),
             Location::File(dir) => Box::new(FileStore::new(dir.clone())),
         })
     }

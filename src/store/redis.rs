@@ -30,10 +30,29 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    pub fn connect(url: &RedisUrl, keys: Keys) -> Result<Self, StoreError> {
+    pub fn connect(
+        url: &RedisUrl,
+        keys: Keys,
+        tls_ca: Option<&std::path::Path>,
+    ) -> Result<Self, StoreError> {
         let label = url.to_string();
         let fail = |e: redis::RedisError| StoreError::new(label.clone(), e);
-        let client = redis::Client::open(url.expose()).map_err(fail)?;
+        let client = match tls_ca {
+            Some(ca) => {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    StoreError::new(
+                        label.clone(),
+                        format!("store.tls_ca_file {}: {e}", ca.display()),
+                    )
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url.expose(), certificates).map_err(fail)?
+            }
+            None => redis::Client::open(url.expose()).map_err(fail)?,
+        };
         let connection = client.get_connection_with_timeout(TIMEOUT).map_err(fail)?;
         connection.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
         connection.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;

@@ -1,8 +1,9 @@
 //! A real `redis-server` for one test: started on a free loopback port in a temp dir
-//! (never 6379, never shared), stopped when dropped.
+//! (never 6379, never shared), stopped when dropped. Optionally with a password, or
+//! speaking only TLS with a certificate signed by a CA made for it.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,26 +12,38 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     password: Option<String>,
+    /// With TLS: the CA that signed the server's certificate.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, false)
     }
 
     /// A server that requires `AUTH password`.
     pub fn start_with_password(password: &str) -> Self {
-        Self::start_with(Some(password.to_owned()))
+        Self::start_with(Some(password.to_owned()), false)
     }
 
-    fn start_with(password: Option<String>) -> Self {
+    /// A server that speaks only TLS (`rediss://`), with a certificate for 127.0.0.1
+    /// signed by a CA made for it (`openssl` on the PATH).
+    pub fn start_tls() -> Self {
+        Self::start_with(None, true)
+    }
+
+    fn start_with(password: Option<String>, tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let port = free_port();
+        let tls_ca = tls.then(|| {
+            make_certificates(dir.path());
+            dir.path().join("ca.crt")
+        });
         let mut server = Self {
             child: None,
-            port,
+            port: free_port(),
             dir,
             password,
+            tls_ca,
         };
         server.launch();
         server
@@ -40,15 +53,29 @@ impl RedisServer {
     /// append-only file so that what was written survives a restart.
     fn launch(&mut self) {
         let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        if self.tls_ca.is_some() {
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(file("server.crt"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.crt"));
+        } else {
+            command.args(["--port", &port]);
+        }
         command
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -71,7 +98,7 @@ impl RedisServer {
         panic!("redis-server did not answer on port {}", self.port);
     }
 
-    /// Stops the server (SHUTDOWN, data kept on disk).
+    /// Stops the server (kill; what was written is on disk).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -85,14 +112,28 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
+        match (&self.password, &self.tls_ca) {
+            (_, Some(_)) => format!("rediss://127.0.0.1:{}/0", self.port),
+            (Some(password), None) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
+            (None, None) => format!("redis://127.0.0.1:{}/0", self.port),
         }
     }
 
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(2))
+        let client = match &self.tls_ca {
+            Some(ca) => {
+                let root_cert = Some(std::fs::read(ca).expect("the test CA"));
+                redis::Client::build_with_tls(
+                    self.url(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert,
+                    },
+                )?
+            }
+            None => redis::Client::open(self.url())?,
+        };
+        client.get_connection_with_timeout(Duration::from_secs(2))
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -118,4 +159,71 @@ pub fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// A CA, and a server certificate for 127.0.0.1 it signed, in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run openssl ({e}): install it (apt-get install openssl); .ci/run does"
+                )
+            });
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=universe test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
