@@ -14,13 +14,10 @@ impl Progress {
         if !std::io::stderr().is_terminal() {
             return Self(None);
         }
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(
-                "candles {bar:30} {pos}/{len} symbols · weight {msg} · {elapsed}",
-            )
-            .expect("template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{spinner} market overview · {elapsed}")
+                .expect("template"),
         );
         bar.enable_steady_tick(Duration::from_millis(100));
         Self(Some(bar))
@@ -30,8 +27,16 @@ impl Progress {
         Self(None)
     }
 
+    /// The overview is in: from now on, candles for `total` symbols.
     pub fn start(&self, total: u64) {
         if let Some(bar) = &self.0 {
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "candles {bar:30} {pos}/{len} symbols · weight {msg} · {elapsed}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
             bar.set_length(total);
         }
     }
