@@ -43,11 +43,12 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                 output::now_epoch(),
             );
             store.set_performance(&args.symbol, &record)?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "recorded {} in {}",
                 printable(&args.symbol),
                 store.describe()
-            );
+            )?;
             Ok(ExitCode::Success)
         }
         PerfCommand::Ingest(args) => {
@@ -70,12 +71,13 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
             if args.json {
                 super::print_json(&json!(report))?;
             } else {
-                println!(
+                writeln!(
+                    std::io::stdout(),
                     "ingested {} trades into {} symbols' records; {} malformed entries left pending",
                     report.ingested,
                     report.symbols.len(),
                     report.malformed.len()
-                );
+                )?;
             }
             Ok(ExitCode::Success)
         }

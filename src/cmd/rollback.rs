@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use std::io::Write as _;
+
 use anyhow::{Context as _, bail};
 
 use super::generate::identity;
@@ -26,14 +28,15 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     audit.insert("rollback_of_entry".into(), target.id.clone());
     audit.insert("reason".into(), "manual rollback".into());
     super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "rolled back to universe {} ({} symbols, from run {}) in {}; valid until {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
         policy.symbols()?.len(),
         target.fields.get(field::RUN_ID).map_or("?", String::as_str),
         store.describe(),
         output::epoch(policy.epoch(field::VALID_UNTIL)?)
-    );
+    )?;
     Ok(ExitCode::Success)
 }
 

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -41,12 +43,13 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
         }))
         .map_err(anyhow::Error::msg)?;
     let usage = recorder.usage();
-    println!(
+    writeln!(
+        std::io::stdout(),
         "recorded {} symbols' candles and 4 market responses into {} ({} requests, weight {})",
         refresh.candles_needed,
         out.display(),
         usage.requests,
         usage.weight
-    );
+    )?;
     Ok(ExitCode::Success)
 }
