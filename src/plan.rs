@@ -15,10 +15,12 @@ use crate::rotation::{self, models};
 use crate::select::Scored;
 use crate::select::churn::{self, Choice};
 use crate::settings::Settings;
-use crate::store::Store;
+use crate::store::{AuditRecord, Store};
 
-/// Audit entries read back to learn when the incumbents joined.
-const HISTORY_ENTRIES: usize = 2000;
+/// Audit entries are read back newest first, this many at first, four times more each
+/// time that is not enough, up to the streams' length.
+const FIRST_PAGE: usize = 64;
+const LAST_PAGE: usize = crate::store::STREAM_MAX_LEN;
 
 /// What the store remembers that the choice needs.
 #[derive(Debug, Default)]
@@ -37,8 +39,14 @@ pub struct History {
 
 impl History {
     /// Reads the previous policy, the recent audit trail and the held set. `held`, when
-    /// given (`--held`), replaces the store's held set.
-    pub fn read(store: &mut dyn Store, held: Option<&[String]>) -> Result<Self, StoreError> {
+    /// given (`--held`), replaces the store's held set. The audit trail is read back only
+    /// as far as `min_hold` before `now` needs.
+    pub fn read(
+        store: &mut dyn Store,
+        held: Option<&[String]>,
+        min_hold: std::time::Duration,
+        now: i64,
+    ) -> Result<Self, StoreError> {
         let previous = store.load_policy()?;
         let incumbents = previous
             .as_ref()
@@ -47,7 +55,8 @@ impl History {
         let joined_at = if incumbents.is_empty() {
             HashMap::new()
         } else {
-            joined_at(&incumbents, &store.recent_audit(HISTORY_ENTRIES)?)
+            let horizon = now - min_hold.as_secs() as i64;
+            joined_at(&incumbents, &audit_back_to(store, horizon)?)
         };
         let held = match held {
             Some(symbols) => symbols.iter().cloned().collect(),
@@ -72,6 +81,27 @@ impl History {
             held: held.unwrap_or_default().iter().cloned().collect(),
             ..Self::default()
         }
+    }
+}
+
+/// The newest audit entries, newest first, reaching back before `horizon` (epoch
+/// seconds) or to the start of the trail. Older entries cannot change a `min_hold`
+/// decision: an incumbent present in all of them is older than `min_hold` either way.
+/// Entries carry their policy's scores, so reading the whole trail on every refresh
+/// would cost megabytes for nothing.
+fn audit_back_to(store: &mut dyn Store, horizon: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut count = FIRST_PAGE;
+    loop {
+        let entries = store.recent_audit(count)?;
+        let exhausted = entries.len() < count;
+        let reaches = entries
+            .last()
+            .and_then(|r| r.fields.get(field::CREATED_AT)?.parse::<i64>().ok())
+            .is_some_and(|at| at < horizon);
+        if exhausted || reaches || count >= LAST_PAGE {
+            return Ok(entries);
+        }
+        count = (count * 4).min(LAST_PAGE);
     }
 }
 
@@ -218,8 +248,6 @@ impl PlanError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::AuditRecord;
-    use std::collections::BTreeMap;
 
     fn record(at: i64, symbols: &[&str]) -> AuditRecord {
         AuditRecord {
@@ -246,5 +274,36 @@ mod tests {
         assert_eq!(joined["A"], 100);
         assert_eq!(joined["B"], 300, "B left at 200, so it joined again at 300");
         assert!(!joined.contains_key("C"));
+    }
+
+    #[test]
+    fn the_audit_trail_is_read_back_only_as_far_as_min_hold_needs() {
+        // 300 refreshes a minute apart; A always in, B joined 100 refreshes ago
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..300i64)
+            .map(|i| {
+                let symbols: &[&str] = if i >= 200 { &["A", "B"] } else { &["A"] };
+                let record = record(1_000_000 + i * 60, symbols);
+                serde_json::to_string(&record.fields).unwrap() + "\n"
+            })
+            .collect();
+        std::fs::write(dir.path().join("audit.jsonl"), lines).unwrap();
+        let mut store = crate::store::FileStore::new(dir.path().to_owned());
+        let now = 1_000_000 + 300 * 60;
+        // min_hold 30 min: the first page of 64 reaches back far enough
+        let read = audit_back_to(&mut store, now - 1800).unwrap();
+        assert_eq!(read.len(), 64);
+        // min_hold 3 h: a longer page, which finds when B joined
+        let read = audit_back_to(&mut store, now - 3 * 3600).unwrap();
+        assert_eq!(read.len(), 256);
+        let joined = joined_at(&["A".into(), "B".into()], &read);
+        assert_eq!(joined["B"], 1_000_000 + 200 * 60);
+        assert_eq!(
+            joined["A"],
+            1_000_000 + 44 * 60,
+            "as far back as read: older than min_hold"
+        );
+        // a long min_hold reads the whole trail
+        assert_eq!(audit_back_to(&mut store, 0).unwrap().len(), 300);
     }
 }

@@ -98,7 +98,12 @@ fn read_history(
 ) -> anyhow::Result<(Option<Box<dyn Store>>, History)> {
     let attempt = || -> Result<_, crate::error::StoreError> {
         let mut store = settings.open_store()?;
-        let history = History::read(store.as_mut(), held)?;
+        let history = History::read(
+            store.as_mut(),
+            held,
+            settings.churn.min_hold,
+            crate::output::now_epoch(),
+        )?;
         Ok((store, history))
     };
     match attempt() {

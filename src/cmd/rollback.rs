@@ -19,7 +19,12 @@ use crate::store::AuditRecord;
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut store = settings.open_store()?;
-    let history = History::read(store.as_mut(), Some(&[]))?;
+    let history = History::read(
+        store.as_mut(),
+        Some(&[]),
+        std::time::Duration::ZERO,
+        output::now_epoch(),
+    )?;
     let trail = store.audit_trail()?;
     let target = find_target(&trail, args)?;
     let policy = republish(target, settings)?;

@@ -331,30 +331,13 @@ fn exclusion(excluded: &[Excluded], symbol: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::{Candidate, FeatureValues, Reason, Weights};
+    use crate::select::Reason;
     use std::time::Duration;
 
     fn ranked(scores: &[(&str, f64)]) -> Vec<Scored> {
         scores
             .iter()
-            .map(|&(symbol, score)| Scored {
-                candidate: Candidate {
-                    symbol: symbol.into(),
-                    quote_volume: 1.0,
-                    spread_bps: 1.0,
-                    age_days: 99.0,
-                },
-                features: FeatureValues {
-                    atr_pct_15m: 1.0,
-                    trend_1h: 0.0,
-                    mom_15m: 0.0,
-                    mom_1h: 0.0,
-                },
-                components: Weights::ONES,
-                score,
-                leverage: 15,
-                returns_1h: Vec::new(),
-            })
+            .map(|&(symbol, score)| Scored::sample(symbol, score, 1.0))
             .collect()
     }
 

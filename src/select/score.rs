@@ -199,6 +199,31 @@ pub fn score(ready: Vec<Ready>, weights: &Weights, leverage: &LeverageTable) -> 
     scored
 }
 
+#[cfg(test)]
+impl Scored {
+    /// A scored symbol with neutral features, for tests of what comes after scoring.
+    pub fn sample(symbol: &str, score: f64, quote_volume: f64) -> Self {
+        Self {
+            candidate: Candidate {
+                symbol: symbol.into(),
+                quote_volume,
+                spread_bps: 1.0,
+                age_days: 100.0,
+            },
+            features: FeatureValues {
+                atr_pct_15m: 1.0,
+                trend_1h: 0.0,
+                mom_15m: 0.0,
+                mom_1h: 0.0,
+            },
+            components: Weights::ONES,
+            score,
+            leverage: 15,
+            returns_1h: Vec::new(),
+        }
+    }
+}
+
 /// Score descending, then 24h quote volume descending, then symbol ascending (bytes).
 pub fn rank_order(a: &Scored, b: &Scored) -> std::cmp::Ordering {
     b.score
@@ -294,24 +319,7 @@ mod tests {
     }
 
     fn scored(symbol: &str, score: f64, quote_volume: f64) -> Scored {
-        Scored {
-            candidate: Candidate {
-                symbol: symbol.into(),
-                quote_volume,
-                spread_bps: 1.0,
-                age_days: 100.0,
-            },
-            features: FeatureValues {
-                atr_pct_15m: 1.0,
-                trend_1h: 0.0,
-                mom_15m: 0.0,
-                mom_1h: 0.0,
-            },
-            components: Weights::ONES,
-            score,
-            leverage: 15,
-            returns_1h: Vec::new(),
-        }
+        Scored::sample(symbol, score, quote_volume)
     }
 
     #[test]
