@@ -20,6 +20,10 @@ pub const POLICY_VERSION: &str = "1.0.0-ai-v1";
 pub const FEATURES_WINDOW: &str = "15m,1h";
 pub const VENUE: &str = "binance-futures";
 pub const MARKET: &str = "futures";
+/// The endpoints a refresh reads its overview from, named as the deployed writer names
+/// them (the services' proofs grep these).
+pub const EXCHANGE_INFO_ENDPOINT: &str = "fapi/v1/exchangeInfo";
+pub const TICKER_24H_ENDPOINT: &str = "fapi/v1/ticker/24hr";
 
 /// Names of the policy's fields, as stored.
 pub mod field {
@@ -39,9 +43,27 @@ pub mod field {
     pub const REGIME: &str = "regime";
     pub const ROLLBACK_OF: &str = "rollback_of";
     pub const REQUEST_STATS: &str = "request_stats";
+    pub const HARVEST_PARAMS: &str = "harvest_params";
+    pub const KILL_PARAMS: &str = "kill_params";
+    pub const STATS_ENDPOINT: &str = "stats_endpoint";
+    pub const EXCHANGE_INFO_ENDPOINT: &str = "exchange_info_endpoint";
+    pub const TICKER_24H_ENDPOINT: &str = "ticker_24h_endpoint";
+    pub const METADATA_OK: &str = "metadata_ok";
+    pub const MISSING_FIELDS: &str = "missing_fields";
+
+    /// What the trading services' policy loader requires: a policy without any of these
+    /// is refused, and nothing is traded.
+    pub const REQUIRED_BY_SERVICES: [&str; 6] = [
+        UNIVERSE_SYMBOLS,
+        LEVERAGE_BY_SYMBOL,
+        HARVEST_PARAMS,
+        KILL_PARAMS,
+        VALID_UNTIL,
+        POLICY_VERSION,
+    ];
 
     /// Every field the generator writes.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 23] = [
         UNIVERSE_SYMBOLS,
         LEVERAGE_BY_SYMBOL,
         VALID_UNTIL,
@@ -58,7 +80,82 @@ pub mod field {
         REGIME,
         ROLLBACK_OF,
         REQUEST_STATS,
+        HARVEST_PARAMS,
+        KILL_PARAMS,
+        STATS_ENDPOINT,
+        EXCHANGE_INFO_ENDPOINT,
+        TICKER_24H_ENDPOINT,
+        METADATA_OK,
+        MISSING_FIELDS,
     ];
+}
+
+/// The exit-management parameters the trading side reads from the policy
+/// (`harvest_params`, `kill_params`). `universe` does not decide them; it carries them
+/// from the config file, every value a finite number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExitParams {
+    pub harvest: BTreeMap<String, f64>,
+    pub kill: BTreeMap<String, f64>,
+}
+
+impl ExitParams {
+    /// What the deployed trading system uses today.
+    pub const HARVEST_DEFAULTS: [(&'static str, f64); 11] = [
+        ("T1_R", 1.8),
+        ("T2_R", 3.5),
+        ("T3_R", 5.8),
+        ("lock_R", 1.2),
+        ("be_plus_pct", 0.003),
+        ("cost_bps", 12.0),
+        ("k_regime_flip", 0.8),
+        ("k_sigma_spike", 0.6),
+        ("k_ts_drop", 0.4),
+        ("k_age_penalty", 0.2),
+        ("kill_threshold", 0.55),
+    ];
+    pub const KILL_DEFAULTS: [(&'static str, f64); 7] = [
+        ("trend_min", 0.25),
+        ("sigma_ref", 0.012),
+        ("sigma_spike_cap", 1.8),
+        ("ts_ref", 0.35),
+        ("ts_drop_cap", 0.45),
+        ("max_age_sec", 72000.0),
+        ("k_close_threshold", 0.62),
+    ];
+}
+
+impl Default for ExitParams {
+    fn default() -> Self {
+        let map =
+            |pairs: &[(&str, f64)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        Self {
+            harvest: map(&Self::HARVEST_DEFAULTS),
+            kill: map(&Self::KILL_DEFAULTS),
+        }
+    }
+}
+
+/// The metadata fields the deployed writer adds and its proofs check, with the fields
+/// its compliance rule finds missing: a generator other than `unknown`, a market of
+/// `futures` or `spot`, and a stats endpoint.
+pub fn metadata(generator: &str) -> [(&'static str, String); 5] {
+    // the market (`futures`) and the endpoints are this generator's constants
+    let missing: Vec<&str> = [field::GENERATOR]
+        .into_iter()
+        .filter(|_| generator.is_empty() || generator == "unknown")
+        .collect();
+    let ok = if missing.is_empty() { "1" } else { "0" };
+    [
+        (field::STATS_ENDPOINT, TICKER_24H_ENDPOINT.to_owned()),
+        (
+            field::EXCHANGE_INFO_ENDPOINT,
+            EXCHANGE_INFO_ENDPOINT.to_owned(),
+        ),
+        (field::TICKER_24H_ENDPOINT, TICKER_24H_ENDPOINT.to_owned()),
+        (field::METADATA_OK, ok.to_owned()),
+        (field::MISSING_FIELDS, missing.join(",")),
+    ]
 }
 
 /// A policy as its string fields; what is hashed is what is stored.
@@ -102,7 +199,8 @@ impl From<&Scored> for SymbolScore {
 pub struct Draft<'a> {
     /// Rank order.
     pub symbols: Vec<String>,
-    pub leverage: BTreeMap<String, u32>,
+    /// Written as JSON floats (`6.0`): the services parse leverage as a float.
+    pub leverage: BTreeMap<String, f64>,
     pub scores: BTreeMap<String, SymbolScore>,
     pub generator: &'static str,
     pub regime: &'a str,
@@ -112,6 +210,8 @@ pub struct Draft<'a> {
     pub run_id: String,
     /// `[policy.extra]`, already JSON text.
     pub extra: &'a BTreeMap<String, String>,
+    /// `[policy.harvest_params]` and `[policy.kill_params]`.
+    pub exit_params: &'a ExitParams,
     /// For a rollback: the run whose universe this republishes.
     pub rollback_of: Option<String>,
     /// What the refresh cost the exchange (JSON), for a policy made by a refresh.
@@ -141,6 +241,11 @@ impl Draft<'_> {
         set(field::RUN_ID, self.run_id);
         set(field::SCORES, json(&self.scores));
         set(field::REGIME, self.regime.to_owned());
+        set(field::HARVEST_PARAMS, json(&self.exit_params.harvest));
+        set(field::KILL_PARAMS, json(&self.exit_params.kill));
+        for (name, value) in metadata(self.generator) {
+            set(name, value);
+        }
         if let Some(run) = self.rollback_of {
             set(field::ROLLBACK_OF, run);
         }
@@ -164,6 +269,7 @@ impl Policy {
         universe: &[Scored],
         regime: &'a str,
         extra: &'a BTreeMap<String, String>,
+        exit_params: &'a ExitParams,
     ) -> Draft<'a> {
         Draft {
             symbols: universe
@@ -172,7 +278,7 @@ impl Policy {
                 .collect(),
             leverage: universe
                 .iter()
-                .map(|s| (s.candidate.symbol.clone(), s.leverage))
+                .map(|s| (s.candidate.symbol.clone(), f64::from(s.leverage)))
                 .collect(),
             scores: universe
                 .iter()
@@ -184,6 +290,7 @@ impl Policy {
             valid_for_s: 0,
             run_id: String::new(),
             extra,
+            exit_params,
             rollback_of: None,
             request_stats: None,
         }
@@ -222,10 +329,12 @@ impl Policy {
         self.json_field(field::SCORES)
     }
 
+    /// A time in seconds. Whole seconds as this generator writes them, or a decimal
+    /// fraction as the Python generator wrote them (`1761223950.123456`, rounded down).
     pub fn epoch(&self, name: &str) -> anyhow::Result<i64> {
         let text = self.require(name)?;
-        text.parse().map_err(|_| {
-            anyhow::anyhow!("policy field {name} = {text:?} is not a whole number of seconds")
+        parse_epoch(text).ok_or_else(|| {
+            anyhow::anyhow!("policy field {name} = {text:?} is not a time in seconds")
         })
     }
 
@@ -233,6 +342,15 @@ impl Policy {
         serde_json::from_str(self.require(name)?)
             .map_err(|e| anyhow::anyhow!("policy field {name} is not the expected JSON: {e}"))
     }
+}
+
+/// Seconds since the epoch from whole or decimal text; `None` for anything else.
+pub fn parse_epoch(text: &str) -> Option<i64> {
+    if let Ok(whole) = text.parse::<i64>() {
+        return Some(whole);
+    }
+    let seconds: f64 = text.parse().ok().filter(|v: &f64| v.is_finite())?;
+    (seconds.abs() < 1e15).then(|| seconds.floor() as i64)
 }
 
 /// First 16 hex digits of sha256 of the symbols, sorted by bytes, joined by `,`.
@@ -252,6 +370,48 @@ pub fn policy_hash(fields: &BTreeMap<String, String>) -> String {
         .collect();
     let canonical = serde_json::to_vec(&hashed).expect("strings serialise");
     hex(&Sha256::digest(&canonical))
+}
+
+/// The `policy_hash` of a policy the Python generator wrote: sha256 hex of
+/// `json.dumps(sorted(fields.items()), sort_keys=True)` over every field but
+/// `policy_hash`, i.e. a JSON list of `[name, value]` pairs in byte order, with `", "` and
+/// `": "` separators and every character outside printable ASCII escaped as `\uXXXX`.
+pub fn legacy_policy_hash(fields: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = fields
+        .iter()
+        .filter(|(name, _)| *name != field::POLICY_HASH)
+        .map(|(name, value)| format!("[{}, {}]", python_json(name), python_json(value)))
+        .collect();
+    hex(&Sha256::digest(
+        format!("[{}]", pairs.join(", ")).as_bytes(),
+    ))
+}
+
+/// A string as Python's `json.dumps` writes it with `ensure_ascii=True`.
+fn python_json(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            other => {
+                let mut units = [0u16; 2];
+                for unit in other.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -311,11 +471,13 @@ mod tests {
             },
             components: crate::select::Weights::ONES,
             score: 77.5,
+            hybrid_factor: None,
             leverage: 15,
             returns_1h: Vec::new(),
         };
         let extra = BTreeMap::new();
-        let mut draft = Policy::draft(&[scored], "normal", &extra);
+        let params = ExitParams::default();
+        let mut draft = Policy::draft(&[scored], "normal", &extra, &params);
         draft.created_at = 1_761_220_350;
         draft.valid_for_s = 3600;
         draft.run_id = "run-1".into();
@@ -338,7 +500,7 @@ mod tests {
         .unwrap();
         assert!(
             canonical
-                .starts_with(r#"{"created_at_epoch":"1761220350","features_window":"15m,1h","#)
+                .starts_with(r#"{"created_at_epoch":"1761220350","exchange_info_endpoint":"fapi/v1/exchangeInfo","features_window":"15m,1h","#)
         );
         for name in policy.fields().keys().filter(|k| *k != field::POLICY_HASH) {
             let mut tampered = policy.fields().clone();
@@ -353,7 +515,7 @@ mod tests {
         assert_eq!(policy.get(field::UNIVERSE_SYMBOLS), Some(r#"["BTCUSDT"]"#));
         assert_eq!(
             policy.get(field::LEVERAGE_BY_SYMBOL),
-            Some(r#"{"BTCUSDT":15}"#)
+            Some(r#"{"BTCUSDT":15.0}"#)
         );
         assert_eq!(policy.get(field::VALID_UNTIL), Some("1761223950"));
         assert_eq!(policy.get(field::GENERATOR), Some("ai_universe_v1"));
@@ -365,6 +527,58 @@ mod tests {
         assert_eq!(scores["BTCUSDT"].leverage, 15);
         assert_eq!(scores["BTCUSDT"].age_days, 400.25);
         assert_eq!(policy.get(field::REGIME), Some("normal"));
-        assert_eq!(policy.fields().len(), 14);
+        assert_eq!(policy.fields().len(), 21);
+        assert_eq!(
+            policy.get(field::HARVEST_PARAMS),
+            Some(
+                r#"{"T1_R":1.8,"T2_R":3.5,"T3_R":5.8,"be_plus_pct":0.003,"cost_bps":12.0,"k_age_penalty":0.2,"k_regime_flip":0.8,"k_sigma_spike":0.6,"k_ts_drop":0.4,"kill_threshold":0.55,"lock_R":1.2}"#
+            )
+        );
+        assert_eq!(
+            policy.get(field::KILL_PARAMS),
+            Some(
+                r#"{"k_close_threshold":0.62,"max_age_sec":72000.0,"sigma_ref":0.012,"sigma_spike_cap":1.8,"trend_min":0.25,"ts_drop_cap":0.45,"ts_ref":0.35}"#
+            )
+        );
+        assert_eq!(policy.get(field::METADATA_OK), Some("1"));
+        assert_eq!(policy.get(field::MISSING_FIELDS), Some(""));
+        assert_eq!(
+            policy.get(field::STATS_ENDPOINT),
+            Some("fapi/v1/ticker/24hr")
+        );
+        for name in field::REQUIRED_BY_SERVICES {
+            assert!(policy.get(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn epochs_are_whole_or_decimal_seconds() {
+        assert_eq!(parse_epoch("1761223950"), Some(1_761_223_950));
+        assert_eq!(parse_epoch("1761223950.987654"), Some(1_761_223_950));
+        assert_eq!(parse_epoch("-0.5"), Some(-1));
+        for bad in ["", "soon", "NaN", "inf", "1e300"] {
+            assert_eq!(parse_epoch(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn legacy_hash_is_what_the_python_generator_computed() {
+        // python3 -c 'import json,hashlib; d={"universe_symbols":"[\"BTCUSDT\"]",
+        //   "policy_version":"1.0.0-ai-v1","note":"币安人生USDT\n\u007f\"q\"\\","policy_hash":"x"};
+        //   d.pop("policy_hash");
+        //   print(hashlib.sha256(json.dumps(sorted(d.items()),sort_keys=True).encode()).hexdigest())'
+        let fields: BTreeMap<String, String> = [
+            ("universe_symbols", r#"["BTCUSDT"]"#),
+            ("policy_version", "1.0.0-ai-v1"),
+            ("note", "币安人生USDT\n\u{7f}\"q\"\\"),
+            ("policy_hash", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            legacy_policy_hash(&fields),
+            "95e0fe6247b05a05efae2a5e9c507e4871a60ea50094c206313b8caff616260c"
+        );
     }
 }

@@ -72,12 +72,12 @@ fn publishes_a_policy_to_redis_that_proof_passes() {
     for (rank, symbol) in universe.iter().enumerate() {
         assert_eq!(symbols[symbol]["rank"], rank + 1);
     }
-    let leverage: BTreeMap<String, u32> =
+    let leverage: BTreeMap<String, f64> =
         serde_json::from_str(&policy["leverage_by_symbol"]).unwrap();
     let scores: BTreeMap<String, BTreeMap<String, f64>> =
         serde_json::from_str(&policy["scores"]).unwrap();
     for symbol in &universe {
-        assert_eq!(Value::from(leverage[symbol]), symbols[symbol]["leverage"]);
+        assert_eq!(Some(leverage[symbol]), symbols[symbol]["leverage"].as_f64());
         assert_eq!(
             Value::from(scores[symbol]["score"]),
             symbols[symbol]["score"]
@@ -265,8 +265,8 @@ fn the_default_store_is_the_file_store_in_the_state_folder() {
     assert_eq!(policy["generator"], "ai_universe_v1");
     assert_eq!(
         policy.len(),
-        15,
-        "13 fields, the regime and the request stats"
+        22,
+        "13 fields, the regime, the request stats, harvest_params, kill_params and the 5 metadata fields"
     );
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert_eq!(audit.lines().count(), 1);

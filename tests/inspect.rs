@@ -40,7 +40,7 @@ fn show_prints_the_policy_as_table_and_json() {
     assert!(
         symbols
             .iter()
-            .all(|s| s["leverage"].as_u64().is_some() && s["atr_pct_15m"].as_f64().is_some())
+            .all(|s| s["leverage"].as_f64().is_some() && s["atr_pct_15m"].as_f64().is_some())
     );
     assert_eq!(value["valid"], true);
 }
@@ -60,7 +60,7 @@ fn proof_fails_on_each_kind_of_tampering() {
     run.assert_code(0);
     assert_eq!(
         run.stdout.lines().filter(|l| l.contains(". PASS ")).count(),
-        9,
+        11,
         "{}",
         run.stdout
     );
@@ -114,9 +114,9 @@ fn proof_fails_on_each_kind_of_tampering() {
     );
 
     // a leverage out of the table's range
-    let mut leverage: BTreeMap<String, u32> =
+    let mut leverage: BTreeMap<String, f64> =
         serde_json::from_str(&original["leverage_by_symbol"]).unwrap();
-    *leverage.values_mut().next().unwrap() = 50;
+    *leverage.values_mut().next().unwrap() = 50.0;
     hset(
         &mut con,
         "leverage_by_symbol",

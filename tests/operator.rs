@@ -262,21 +262,21 @@ fn extra_policy_fields_are_written_as_given_and_hashed() {
     let exchange = FakeBinance::start(market_now(16));
     let config = config_file(
         home.path(),
-        "[policy.extra]\nharvest_params = { take_profit = 0.02, trail = true }\nkill_params = \"{\\\"max_dd\\\":0.1}\"\n",
+        "[policy.extra]\nrisk_params = { take_profit = 0.02, trail = true }\ndesk_params = \"{\\\"max_dd\\\":0.1}\"\n",
     );
     generate(home.path(), &exchange, &redis.url(), &["--config", &config]).assert_code(0);
     let (policy, _, _) = redis_state(&redis);
     assert_eq!(
-        policy["harvest_params"],
+        policy["risk_params"],
         r#"{"take_profit":0.02,"trail":true}"#
     );
-    assert_eq!(policy["kill_params"], r#"{"max_dd":0.1}"#);
+    assert_eq!(policy["desk_params"], r#"{"max_dd":0.1}"#);
     universe(home.path(), &["proof", "--store", &redis.url()]).assert_code(0);
     // they are covered by policy_hash
     let mut con = redis.connection().unwrap();
     let _: () = ::redis::cmd("HSET")
         .arg("quantum:policy:current")
-        .arg("kill_params")
+        .arg("desk_params")
         .arg("{}")
         .query(&mut con)
         .unwrap();

@@ -85,6 +85,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    super::grep_lines::write(&mut std::io::stderr().lock(), &plan, settings)?;
     if options.json {
         super::print_json(&report(&policy, &plan, published.as_deref(), started))?;
     } else {
@@ -96,7 +97,12 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
 /// The policy of a plan, made now.
 fn seal(plan: &Plan, settings: &Settings, now: i64) -> Policy {
     let universe = plan.universe();
-    let mut draft = Policy::draft(&universe, plan.refresh.regime.as_str(), &settings.extra);
+    let mut draft = Policy::draft(
+        &universe,
+        plan.refresh.regime.as_str(),
+        &settings.extra,
+        &settings.exit_params,
+    );
     let hash = crate::policy::universe_hash(&draft.symbols);
     draft.created_at = now;
     draft.valid_for_s = settings.valid_for_s;
@@ -211,8 +217,10 @@ pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<S
     let leverage = policy.leverage()?;
     let (low, high) = leverage
         .values()
-        .filter_map(serde_json::Number::as_u64)
-        .fold((u64::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .filter_map(serde_json::Number::as_f64)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     let copied = [
         field::POLICY_VERSION,
         field::POLICY_HASH,
@@ -248,9 +256,23 @@ pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<S
     Ok(entry)
 }
 
-/// The `policy.updated` event the services listen for.
+/// The `policy.updated` event the services listen for: the fields the Python generator
+/// wrote (`event`, `version`, `timestamp` in decimal seconds) and the policy's identity.
 pub fn update_event(policy: &Policy) -> BTreeMap<String, String> {
-    let mut event = BTreeMap::from([("event".to_owned(), "policy.updated".to_owned())]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut event = BTreeMap::from([
+        ("event".to_owned(), "policy.updated".to_owned()),
+        (
+            "version".to_owned(),
+            policy
+                .get(field::POLICY_VERSION)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        ("timestamp".to_owned(), format!("{:.6}", now.as_secs_f64())),
+    ]);
     for name in [
         field::POLICY_HASH,
         field::UNIVERSE_HASH,

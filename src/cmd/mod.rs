@@ -5,6 +5,7 @@ pub mod config;
 pub mod diff_hash;
 pub mod explain;
 pub mod generate;
+mod grep_lines;
 pub mod perf;
 pub mod proof;
 pub mod rollback;

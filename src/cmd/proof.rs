@@ -117,16 +117,7 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         ),
     });
 
-    let stored = policy.get(field::POLICY_HASH);
-    let recomputed = policy::policy_hash(policy.fields());
-    list.push(check(
-        "policy_hash equal to the hash of the stored fields",
-        stored == Some(recomputed.as_str()),
-        format!(
-            "stored {}, recomputed {recomputed}",
-            stored.unwrap_or("missing")
-        ),
-    ));
+    list.push(policy_hash_check(policy));
 
     let now = output::now_epoch();
     list.push(match policy.epoch(field::VALID_UNTIL) {
@@ -178,7 +169,120 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         config.leverage.range(),
     ));
     list.push(audit_check(policy, newest_audit));
+    list.push(services_check(policy));
+    list.push(metadata_check(policy));
     list
+}
+
+/// This generator's rule, or the Python generator's (a policy it published before the
+/// switch), named on the line.
+fn policy_hash_check(policy: &Policy) -> Check {
+    let name = "policy_hash equal to the hash of the stored fields";
+    let stored = policy.get(field::POLICY_HASH);
+    let recomputed = policy::policy_hash(policy.fields());
+    if stored == Some(recomputed.as_str()) {
+        return check(
+            name,
+            true,
+            format!("stored {recomputed}, recomputed {recomputed}"),
+        );
+    }
+    let legacy = policy::legacy_policy_hash(policy.fields());
+    if stored == Some(legacy.as_str()) {
+        return check(
+            name,
+            true,
+            format!(
+                "stored {legacy}, recomputed {legacy} by the Python generator's rule (a policy it wrote)"
+            ),
+        );
+    }
+    check(
+        name,
+        false,
+        format!(
+            "stored {}, recomputed {recomputed}",
+            stored.unwrap_or("missing")
+        ),
+    )
+}
+
+/// What the trading services' policy loader needs, parsed as it parses it: a policy that
+/// fails here is refused by every service, which then trades nothing.
+fn services_check(policy: &Policy) -> Check {
+    let name = "the fields the trading services require are present and parse";
+    let missing: Vec<&str> = field::REQUIRED_BY_SERVICES
+        .into_iter()
+        .filter(|f| policy.get(f).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return check(name, false, format!("missing {}", missing.join(", ")));
+    }
+    let json =
+        |f: &str| serde_json::from_str::<serde_json::Value>(policy.get(f).unwrap_or_default());
+    let numbers = |f: &str| -> Result<usize, String> {
+        match json(f) {
+            Ok(serde_json::Value::Object(map))
+                if map.values().all(serde_json::Value::is_number) =>
+            {
+                Ok(map.len())
+            }
+            Ok(_) => Err(format!("{f} is not a JSON object of numbers")),
+            Err(e) => Err(format!("{f} is not JSON: {e}")),
+        }
+    };
+    let verdict = (|| -> Result<String, String> {
+        let symbols: Vec<String> = policy.symbols().map_err(|e| e.to_string())?;
+        let leverage = numbers(field::LEVERAGE_BY_SYMBOL)?;
+        let harvest = numbers(field::HARVEST_PARAMS)?;
+        let kill = numbers(field::KILL_PARAMS)?;
+        let valid = policy.get(field::VALID_UNTIL).unwrap_or_default();
+        valid
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("valid_until_epoch {valid:?} is not a number"))?;
+        Ok(format!(
+            "{} symbols, {leverage} leverages, {harvest} harvest_params, {kill} kill_params, valid_until_epoch {valid}",
+            symbols.len()
+        ))
+    })();
+    match verdict {
+        Ok(seen) => check(name, true, seen),
+        Err(why) => check(name, false, why),
+    }
+}
+
+/// The metadata the deployed writer adds and its proofs grep, as this generator writes
+/// it: `metadata_ok` 1, nothing in `missing_fields`, the endpoints named.
+fn metadata_check(policy: &Policy) -> Check {
+    let name = "metadata complete (metadata_ok 1, endpoints named)";
+    let generator = policy.get(field::GENERATOR).unwrap_or_default();
+    let wrong: Vec<String> = policy::metadata(generator)
+        .into_iter()
+        .filter(|(f, expected)| policy.get(f) != Some(expected.as_str()))
+        .map(|(f, expected)| {
+            format!(
+                "{f} {} (expected {expected:?})",
+                policy
+                    .get(f)
+                    .map_or_else(|| "missing".into(), |v| format!("{v:?}"))
+            )
+        })
+        .collect();
+    if wrong.is_empty() {
+        check(
+            name,
+            true,
+            format!(
+                "metadata_ok \"1\", {} and {}",
+                policy::EXCHANGE_INFO_ENDPOINT,
+                policy::TICKER_24H_ENDPOINT
+            ),
+        )
+    } else {
+        check(name, false, wrong.join("; "))
+    }
 }
 
 /// The generator's own policies pass; a rollback passes as a rollback, on a line that
@@ -227,10 +331,12 @@ fn leverage_check(policy: &Policy, symbols: Option<&[String]>, (low, high): (u32
         .collect();
     let extra = leverage.keys().filter(|k| !symbols.contains(k)).count();
     let seen = if wrong.is_empty() && extra == 0 {
-        let values: BTreeSet<u64> = leverage
+        let mut values: Vec<f64> = leverage
             .values()
-            .filter_map(serde_json::Number::as_u64)
+            .filter_map(serde_json::Number::as_f64)
             .collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
         let values: Vec<String> = values.iter().map(ToString::to_string).collect();
         format!("{} symbols, leverage {}", symbols.len(), values.join("/"))
     } else {

@@ -94,7 +94,7 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         })
     };
     let symbols: Vec<String> = serde_json::from_str(get(field::UNIVERSE_SYMBOLS)?)?;
-    let leverage: BTreeMap<String, u32> = serde_json::from_str(get(field::LEVERAGE_BY_SYMBOL)?)?;
+    let leverage: BTreeMap<String, f64> = serde_json::from_str(get(field::LEVERAGE_BY_SYMBOL)?)?;
     let scores: BTreeMap<String, SymbolScore> = serde_json::from_str(get(field::SCORES)?)?;
     let now = output::now_epoch();
     let hash = crate::policy::universe_hash(&symbols);
@@ -108,6 +108,7 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         valid_for_s: settings.valid_for_s,
         run_id: format!("{now}-rollback-{}", &hash[..8]),
         extra: &settings.extra,
+        exit_params: &settings.exit_params,
         rollback_of: Some(get(field::RUN_ID)?.clone()),
         request_stats: None,
     };

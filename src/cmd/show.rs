@@ -1,5 +1,6 @@
 //! `universe show`: the current policy, as the trading services see it.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::Context as _;
@@ -7,7 +8,7 @@ use serde_json::json;
 
 use crate::exit::ExitCode;
 use crate::output::{self, printable};
-use crate::policy::{Policy, field};
+use crate::policy::{Policy, SymbolScore, field};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -23,8 +24,21 @@ pub fn run(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+/// `scores`, or none when the policy has no such field (the Python generator wrote none).
+fn scores(policy: &Policy) -> anyhow::Result<BTreeMap<String, SymbolScore>> {
+    if policy.get(field::SCORES).is_none() {
+        return Ok(BTreeMap::new());
+    }
+    policy.scores()
+}
+
+/// A time field that may be absent (the Python generator wrote no `created_at_epoch`).
+fn optional_epoch(policy: &Policy, name: &str) -> anyhow::Result<Option<i64>> {
+    policy.get(name).map(|_| policy.epoch(name)).transpose()
+}
+
 fn to_json(policy: &Policy) -> anyhow::Result<serde_json::Value> {
-    let scores = policy.scores()?;
+    let scores = scores(policy)?;
     let leverage = policy.leverage()?;
     let valid_until = policy.epoch(field::VALID_UNTIL)?;
     let symbols: Vec<serde_json::Value> = policy
@@ -53,17 +67,26 @@ fn to_json(policy: &Policy) -> anyhow::Result<serde_json::Value> {
         "request_stats": policy
             .get(field::REQUEST_STATS)
             .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
-        "created_at_epoch": policy.epoch(field::CREATED_AT)?,
+        "created_at_epoch": optional_epoch(policy, field::CREATED_AT)?,
+        "harvest_params": json_field(policy, field::HARVEST_PARAMS),
+        "kill_params": json_field(policy, field::KILL_PARAMS),
         "valid_until_epoch": valid_until,
         "valid": valid_until > output::now_epoch(),
         "symbols": symbols,
     }))
 }
 
+/// A JSON field as a value, or its text when it is not JSON.
+fn json_field(policy: &Policy, name: &str) -> Option<serde_json::Value> {
+    let text = policy.get(name)?;
+    Some(serde_json::from_str(text).unwrap_or_else(|_| json!(text)))
+}
+
 fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
-    let scores = policy.scores()?;
+    let scores = scores(policy)?;
     let leverage = policy.leverage()?;
-    let created = policy.epoch(field::CREATED_AT)?;
+    let created = optional_epoch(policy, field::CREATED_AT)?
+        .map_or_else(|| "at an unrecorded time".to_owned(), output::epoch);
     let valid_until = policy.epoch(field::VALID_UNTIL)?;
     let left = valid_until - output::now_epoch();
     let validity = if left > 0 {
@@ -76,7 +99,7 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
         out,
         "universe {} from {store}\nmade {}, valid until {} ({validity})\ngenerator {} {}, run {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
-        output::epoch(created),
+        created,
         output::epoch(valid_until),
         policy.get(field::GENERATOR).unwrap_or("?"),
         policy.get(field::POLICY_VERSION).unwrap_or("?"),
@@ -94,9 +117,10 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
         "rank", "symbol", "score", "atr%15m", "trend1h", "mom15m", "mom1h", "lev"
     )?;
     for (i, symbol) in policy.symbols()?.iter().enumerate() {
-        let lev = leverage
-            .get(symbol)
-            .map_or_else(|| "?".into(), ToString::to_string);
+        let lev = leverage.get(symbol).map_or_else(
+            || "?".into(),
+            |l| l.as_f64().map_or_else(|| l.to_string(), |l| format!("{l}")),
+        );
         match scores.get(symbol) {
             Some(s) => writeln!(
                 out,

@@ -46,6 +46,16 @@ pub enum Action {
     Removed,
 }
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Kept => "kept",
+            Action::Added => "added",
+            Action::Removed => "removed",
+        }
+    }
+}
+
 /// What happened to one symbol, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
