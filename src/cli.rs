@@ -108,6 +108,10 @@ pub struct PerfIngestArgs {
     /// Trades per transaction (record updates and their XACK together).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub batch: usize,
+    /// Claim the entries another consumer read and left pending this long (a run killed
+    /// under another name), before reading new ones. A duration: 90s, 10m, 1h.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub claim_idle: std::time::Duration,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Print what was ingested as JSON.

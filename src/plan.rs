@@ -178,7 +178,10 @@ pub fn make(
     if settings.rotation.require_model {
         settings.lists.models = Some(found.values().cloned().collect());
     }
-    let refresh = refresh::run(source, &settings, cache, progress)?;
+    let mut refresh = refresh::run(source, &settings, cache, progress)?;
+    if let Some(min_trades) = settings.hybrid_min_trades {
+        crate::select::apply_hybrid(&mut refresh.scored, &history.performance, min_trades);
+    }
     let known: BTreeSet<String> = refresh
         .overview
         .symbols

@@ -17,6 +17,7 @@ use toml::Value;
 
 use crate::error::UsageError;
 use crate::market::client::ClientSettings;
+use crate::policy::{ExitParams, field};
 use crate::select::{Filters, LeverageTable, Lists, Pattern, Weights};
 use crate::store::{Keys, Location};
 
@@ -106,6 +107,9 @@ pub struct Settings {
     pub top: usize,
     pub min_symbols: usize,
     pub weights: Weights,
+    /// `score.hybrid`: multiply scores by the performance factor of symbols with at least
+    /// this many trades; `None`: off.
+    pub hybrid_min_trades: Option<u64>,
     pub leverage: LeverageTable,
     pub churn: Churn,
     pub regimes: Regimes,
@@ -116,6 +120,8 @@ pub struct Settings {
     pub valid_for_s: u64,
     /// `[policy.extra]`: field name → JSON text, written into the policy as given.
     pub extra: BTreeMap<String, String>,
+    /// `[policy.harvest_params]`, `[policy.kill_params]`: carried into the policy.
+    pub exit_params: ExitParams,
     pub rotation: crate::rotation::Settings,
     /// Where closed candles are cached between live refreshes; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
@@ -173,6 +179,13 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
             "score.weights: at least one weight must be above 0".into(),
         ));
     }
+    let hybrid: bool = r.get("score.hybrid", false, |_| true, "")?;
+    let hybrid_min_trades: u64 = r.get(
+        "score.hybrid_min_trades",
+        5u64,
+        |v| *v >= 1,
+        "a whole number ≥ 1",
+    )?;
     let leverage = leverage_table(r)?;
     let churn = churn(r)?;
     let regimes = regimes(r)?;
@@ -195,7 +208,12 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
     let cache_dir = cache_dir(r, &store)?;
     let tls_ca: String = r.get("store.tls_ca_file", String::new(), |_| true, "")?;
     let extra = r.extra()?;
+    let exit_params = ExitParams {
+        harvest: r.numbers("policy.harvest_params", &ExitParams::HARVEST_DEFAULTS)?,
+        kill: r.numbers("policy.kill_params", &ExitParams::KILL_DEFAULTS)?,
+    };
     Ok(Settings {
+        exit_params,
         rotation,
         cache_dir,
         tls_ca: (!tls_ca.is_empty()).then(|| PathBuf::from(tls_ca)),
@@ -204,6 +222,7 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         top,
         min_symbols,
         weights,
+        hybrid_min_trades: hybrid.then_some(hybrid_min_trades),
         leverage,
         churn,
         regimes,
@@ -660,6 +679,47 @@ impl Resolver {
         Ok(value)
     }
 
+    /// A table of named finite numbers: each default key, then any other key the file
+    /// sets in the section (the trading side may read parameters this version does not
+    /// know).
+    fn numbers(
+        &mut self,
+        section: &str,
+        defaults: &[(&str, f64)],
+    ) -> Result<BTreeMap<String, f64>, UsageError> {
+        let finite = |v: &f64| v.is_finite();
+        let mut table = BTreeMap::new();
+        for (name, default) in defaults {
+            let value = self.get(
+                &format!("{section}.{name}"),
+                *default,
+                finite,
+                "a finite number",
+            )?;
+            table.insert((*name).to_owned(), value);
+        }
+        let prefix = format!("{section}.");
+        let more: Vec<String> = self
+            .file
+            .iter()
+            .flat_map(|f| f.values.keys())
+            .filter(|k| !self.used.contains(*k))
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter(|name| !name.contains('.'))
+            .map(str::to_owned)
+            .collect();
+        for name in more {
+            let value = self.get(
+                &format!("{prefix}{name}"),
+                f64::NAN,
+                finite,
+                "a finite number",
+            )?;
+            table.insert(name, value);
+        }
+        Ok(table)
+    }
+
     /// `[policy.extra]`: every field JSON-encoded, as the services expect to read it.
     fn extra(&mut self) -> Result<BTreeMap<String, String>, UsageError> {
         self.used.insert("policy.extra".into());
@@ -677,6 +737,15 @@ impl Resolver {
         };
         let mut extra = BTreeMap::new();
         for (name, value) in table {
+            if let Some(section) = [field::HARVEST_PARAMS, field::KILL_PARAMS]
+                .into_iter()
+                .find(|f| f == name)
+            {
+                return Err(UsageError(format!(
+                    "policy.extra.{name} in {}: {name} is written from [policy.{section}], one finite number per key; set it there",
+                    file.path.display()
+                )));
+            }
             if crate::policy::is_generated_field(name) {
                 return Err(UsageError(format!(
                     "policy.extra.{name} in {}: {name} is written by the generator and cannot be set",
@@ -876,12 +945,19 @@ mod tests {
     #[test]
     fn the_file_overrides_defaults_and_is_named_as_origin() {
         let (_dir, path) = write(
-            "[selection]\ntop = 7\n[churn]\nmin_hold = \"30m\"\n[policy.extra]\nkill_params = { max_dd = 0.1 }\nnote = \"as is\"\n",
+            "[selection]\ntop = 7\n[churn]\nmin_hold = \"30m\"\n[policy.extra]\nrisk_params = { max_dd = 0.1 }\nnote = \"as is\"\n[policy.kill_params]\ntrend_min = 0.3\nnew_knob = 7\n",
         );
         let s = Settings::resolve(Some(&path), Overrides::default()).unwrap();
         assert_eq!(s.top, 7);
         assert_eq!(s.churn.min_hold, Duration::from_secs(1800));
-        assert_eq!(s.extra["kill_params"], r#"{"max_dd":0.1}"#);
+        assert_eq!(s.extra["risk_params"], r#"{"max_dd":0.1}"#);
+        assert_eq!(s.exit_params.kill["trend_min"], 0.3);
+        assert_eq!(s.exit_params.kill["new_knob"], 7.0);
+        assert_eq!(
+            s.exit_params.kill["ts_ref"], 0.35,
+            "the other keys keep their defaults"
+        );
+        assert_eq!(s.exit_params.harvest, ExitParams::default().harvest);
         assert_eq!(s.extra["note"], "as is");
         let top = s.entries.iter().find(|e| e.key == "selection.top").unwrap();
         assert_eq!(top.origin, format!("file {}", path.display()));
@@ -915,6 +991,27 @@ mod tests {
         );
         let (_dir, path) = write("[policy.extra]\nuniverse_hash = \"x\"\n");
         assert!(Settings::resolve(Some(&path), Overrides::default()).is_err());
+        for (text, fragment) in [
+            (
+                "[policy.harvest_params]\nT1_R = \"high\"\n",
+                "policy.harvest_params.T1_R = \"high\"",
+            ),
+            ("[policy.harvest_params]\nT1_R = nan\n", "a finite number"),
+            (
+                "[policy.kill_params]\nextra = true\n",
+                "policy.kill_params.extra = true",
+            ),
+            (
+                "[policy.extra]\nharvest_params = \"{}\"\n",
+                "[policy.harvest_params]",
+            ),
+        ] {
+            let (_dir, path) = write(text);
+            let err = Settings::resolve(Some(&path), Overrides::default())
+                .unwrap_err()
+                .0;
+            assert!(err.contains(fragment), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod churn;
+mod contract;
 mod faults;
 mod generate;
 mod golden;

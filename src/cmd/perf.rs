@@ -42,7 +42,13 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                 args.trades,
                 output::now_epoch(),
             );
-            store.set_performance(&args.symbol, &record)?;
+            let written = store.set_performance(&args.symbol, &record)?;
+            if written.shared {
+                eprintln!(
+                    "universe: warning: {} is also written by another service (the performance tracker); its win_rate and total_trades were left as they are, and only universe's own fields (total_pnl, max_drawdown and the running sums) were set",
+                    printable(&args.symbol)
+                );
+            }
             writeln!(
                 std::io::stdout(),
                 "recorded {} in {}",
@@ -60,8 +66,26 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                 bail!("perf ingest reads a Redis stream; {label} is not Redis");
             };
             let report = redis
-                .ingest_trades(&args.consumer, args.batch, output::now_epoch())
+                .ingest_trades(
+                    &args.consumer,
+                    args.batch,
+                    args.claim_idle,
+                    output::now_epoch(),
+                )
                 .context("ingesting closed trades")?;
+            if report.claimed > 0 {
+                let from: Vec<String> = report
+                    .claimed_from
+                    .iter()
+                    .map(|c| printable(c).into_owned())
+                    .collect();
+                eprintln!(
+                    "universe: claimed {} trade entries that {} read and left pending for over {} (a run stopped half-way); folding them now",
+                    report.claimed,
+                    from.join(", "),
+                    humantime::format_duration(args.claim_idle)
+                );
+            }
             for (id, why) in &report.malformed {
                 eprintln!(
                     "universe: malformed trade entry {id} left pending: {}",
@@ -109,15 +133,21 @@ fn show(
     for (symbol, p) in &records {
         writeln!(
             out,
-            "{:<16} {:>7} {:>12.2} {:>9.3} {:>7.3} {:>7.3} {:>7.3}  {}",
+            "{:<16} {:>7} {:>12.2} {:>9.3} {:>7.3} {:>7} {:>7.3}  {}{}",
             printable(symbol),
             p.total_trades,
-            p.total_pnl,
+            p.pnl(),
             p.avg_pnl_pct,
             p.win_rate,
-            p.max_drawdown,
+            p.max_drawdown
+                .map_or_else(|| "—".to_owned(), |d| format!("{d:.3}")),
             p.sharpe_ratio,
-            output::epoch(p.updated_at)
+            output::epoch(p.updated_at),
+            if p.shared {
+                "  (shared with another writer)"
+            } else {
+                ""
+            }
         )?;
     }
     for missing in symbols.iter().filter(|s| !records.contains_key(*s)) {

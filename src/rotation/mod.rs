@@ -51,7 +51,8 @@ pub struct Eviction {
     pub symbol: String,
     pub why: String,
     pub win_rate: f64,
-    pub max_drawdown: f64,
+    /// `None` when the record keeps no drawdown (the performance tracker's own).
+    pub max_drawdown: Option<f64>,
     pub total_trades: u64,
     pub total_pnl: f64,
     /// Whether it left the universe (execution mode, within the bounds).
@@ -113,9 +114,11 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         .collect();
     // the worst results go first
     evict.sort_by(|a, b| {
-        a.win_rate
-            .total_cmp(&b.win_rate)
-            .then(b.max_drawdown.total_cmp(&a.max_drawdown))
+        a.win_rate.total_cmp(&b.win_rate).then(
+            b.max_drawdown
+                .unwrap_or(0.0)
+                .total_cmp(&a.max_drawdown.unwrap_or(0.0)),
+        )
     });
     for e in &mut evict {
         let blocked = if input.held.contains(&e.symbol) {
@@ -214,22 +217,32 @@ fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
             p.win_rate, s.eviction_win_rate
         ));
     }
-    if p.max_drawdown > s.eviction_drawdown {
-        why.push(format!(
-            "max_drawdown {:.3} > {}",
-            p.max_drawdown, s.eviction_drawdown
-        ));
+    match p.max_drawdown {
+        Some(drawdown) if drawdown > s.eviction_drawdown => why.push(format!(
+            "max_drawdown {drawdown:.3} > {}",
+            s.eviction_drawdown
+        )),
+        _ => {}
     }
     if why.is_empty() {
         return None;
     }
+    let judged = if p.max_drawdown.is_none() {
+        " (the record keeps no max_drawdown: judged on win rate alone)"
+    } else {
+        ""
+    };
     Some(Eviction {
         symbol: symbol.to_owned(),
-        why: format!("{} over {} trades", why.join(" and "), p.total_trades),
+        why: format!(
+            "{} over {} trades{judged}",
+            why.join(" and "),
+            p.total_trades
+        ),
         win_rate: p.win_rate,
         max_drawdown: p.max_drawdown,
         total_trades: p.total_trades,
-        total_pnl: p.total_pnl,
+        total_pnl: p.pnl(),
         applied: false,
         not_applied: None,
     })

@@ -1,33 +1,82 @@
-//! Per-symbol performance records and how closed trades fold into them.
+//! Per-symbol performance records, how closed trades fold into them, and who owns which
+//! field of a record.
 //!
-//! Stored as string fields: `win_rate`, `total_pnl`, `avg_pnl_pct`, `max_drawdown`,
-//! `total_trades`, `sharpe_ratio`, `updated_at`, and the running sums that let a trade be
-//! folded in without the trades before it (`wins`, `sum_pnl_pct`, `sum_sq_pnl_pct`,
-//! `equity`, `peak_equity`).
+//! A record is a hash of string fields. Two writers may share one key: `universe` and the
+//! trading system's performance tracker, which writes `win_rate`, `avg_pnl_pct`,
+//! `sharpe_ratio`, `total_trades`, `winning_trades`, `losing_trades`, `total_pnl_usdt` and
+//! `last_updated`. The rule that keeps both intact:
 //!
-//! - `max_drawdown`: the largest fall from a peak of the equity curve
-//!   `Π(1 + pnl_pct/100)` (starting at 1), as a fraction of that peak.
-//! - `sharpe_ratio`: mean over standard deviation of `pnl_pct` per trade (not annualised;
-//!   0 with fewer than two trades or no dispersion).
+//! - `universe` **owns** [`OWN`]: `total_pnl`, `max_drawdown`, `updated_at` and the running
+//!   sums that let a trade be folded in without the trades before it (`folded_trades`,
+//!   `wins`, `sum_pnl_pct`, `sum_sq_pnl_pct`, `equity`, `peak_equity`).
+//! - The **shared figures** [`SHARED`] (`win_rate`, `avg_pnl_pct`, `sharpe_ratio`,
+//!   `total_trades`) are written by `universe` only in a record of its own. A record that
+//!   holds any field `universe` does not write (the tracker's `last_updated`, say) is
+//!   *shared*: there `universe` writes its own fields only and reads the shared figures as
+//!   the other writer left them.
+//! - `universe` never deletes a field, and never writes one outside those two lists.
+//!
+//! Figures, from the running sums over `n` folded trades:
+//! - a win is a trade with `pnl_pct > 0`; `win_rate = wins/n`; `avg_pnl_pct = Σpnl_pct/n`;
+//! - `max_drawdown`: the largest fall from a peak of the equity curve `Π(1 + pnl_pct/100)`
+//!   (starting at 1), as a fraction of that peak; absent from a record nobody folded
+//!   trades into (rotation then judges on the win rate alone, and says so);
+//! - `sharpe_ratio`: mean over sample standard deviation of `pnl_pct` per trade (not
+//!   annualised; 0 with fewer than two trades or no dispersion).
+
+mod trade;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+pub use trade::Trade;
+
+/// The fields `universe` owns in a record.
+pub const OWN: [&str; 9] = [
+    "total_pnl",
+    "max_drawdown",
+    "updated_at",
+    "folded_trades",
+    "wins",
+    "sum_pnl_pct",
+    "sum_sq_pnl_pct",
+    "equity",
+    "peak_equity",
+];
+
+/// The figures `universe` and the performance tracker both write, under the same names.
+pub const SHARED: [&str; 4] = ["win_rate", "avg_pnl_pct", "sharpe_ratio", "total_trades"];
+
+/// Whether another writer uses the record: it holds a field `universe` never writes.
+pub fn is_shared(fields: &BTreeMap<String, String>) -> bool {
+    fields
+        .keys()
+        .any(|k| !OWN.contains(&k.as_str()) && !SHARED.contains(&k.as_str()))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Performance {
     pub win_rate: f64,
     pub total_pnl: f64,
     pub avg_pnl_pct: f64,
-    pub max_drawdown: f64,
+    /// `None` in a record no trade was folded into by `universe` (the tracker's own).
+    pub max_drawdown: Option<f64>,
     pub total_trades: u64,
     pub sharpe_ratio: f64,
     pub updated_at: i64,
+    /// Trades in the running sums below.
+    pub folded_trades: u64,
     pub wins: u64,
     pub sum_pnl_pct: f64,
     pub sum_sq_pnl_pct: f64,
     pub equity: f64,
     pub peak_equity: f64,
+    /// Another writer keeps the shared figures of this record.
+    pub shared: bool,
+    /// The other writer's `total_pnl_usdt`, where it keeps one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracker_pnl_usdt: Option<f64>,
 }
 
 impl Default for Performance {
@@ -36,71 +85,27 @@ impl Default for Performance {
             win_rate: 0.0,
             total_pnl: 0.0,
             avg_pnl_pct: 0.0,
-            max_drawdown: 0.0,
+            max_drawdown: None,
             total_trades: 0,
             sharpe_ratio: 0.0,
             updated_at: 0,
+            folded_trades: 0,
             wins: 0,
             sum_pnl_pct: 0.0,
             sum_sq_pnl_pct: 0.0,
             equity: 1.0,
             peak_equity: 1.0,
+            shared: false,
+            tracker_pnl_usdt: None,
         }
-    }
-}
-
-/// One closed trade from the trade stream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trade {
-    pub symbol: String,
-    pub pnl: f64,
-    pub pnl_pct: f64,
-    pub closed_at: i64,
-}
-
-impl Trade {
-    /// A trade from stream fields; the error says what is wrong with the entry.
-    pub fn parse(fields: &BTreeMap<String, String>) -> Result<Self, String> {
-        let get = |name: &str| {
-            fields
-                .get(name)
-                .map(String::as_str)
-                .ok_or_else(|| format!("no {name}"))
-        };
-        let number = |name: &str| -> Result<f64, String> {
-            let text = get(name)?;
-            text.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("{name} {text:?} is not a finite number"))
-        };
-        let symbol = get("symbol")?.trim();
-        if symbol.is_empty() || symbol.chars().any(char::is_control) {
-            return Err(format!("symbol {symbol:?} is not a symbol"));
-        }
-        let pnl_pct = number("pnl_pct")?;
-        if pnl_pct <= -100.0 {
-            return Err(format!("pnl_pct {pnl_pct} loses more than everything"));
-        }
-        let closed_at = get("closed_at")?;
-        Ok(Self {
-            symbol: symbol.to_owned(),
-            pnl: number("pnl")?,
-            pnl_pct,
-            closed_at: closed_at
-                .trim()
-                .parse()
-                .map_err(|_| format!("closed_at {closed_at:?} is not a whole number"))?,
-        })
     }
 }
 
 impl Performance {
     /// Folds one trade in.
     pub fn fold(&mut self, trade: &Trade, now: i64) {
-        self.total_trades += 1;
-        if trade.pnl > 0.0 {
+        self.folded_trades += 1;
+        if trade.pnl_pct > 0.0 {
             self.wins += 1;
         }
         self.total_pnl += trade.pnl;
@@ -108,17 +113,23 @@ impl Performance {
         self.sum_sq_pnl_pct += trade.pnl_pct * trade.pnl_pct;
         self.equity *= 1.0 + trade.pnl_pct / 100.0;
         self.peak_equity = self.peak_equity.max(self.equity);
-        if self.peak_equity > 0.0 {
-            self.max_drawdown = self
-                .max_drawdown
-                .max((self.peak_equity - self.equity) / self.peak_equity);
-        }
+        let drawdown = if self.peak_equity > 0.0 {
+            (self.peak_equity - self.equity) / self.peak_equity
+        } else {
+            0.0
+        };
+        self.max_drawdown = Some(self.max_drawdown.unwrap_or(0.0).max(drawdown));
         self.derive(now);
     }
 
-    /// Recomputes the ratios from the running sums.
+    /// Recomputes the shared figures from the running sums, in a record of its own.
     fn derive(&mut self, now: i64) {
-        let n = self.total_trades as f64;
+        self.updated_at = now;
+        if self.shared {
+            return;
+        }
+        let n = self.folded_trades as f64;
+        self.total_trades = self.folded_trades;
         self.win_rate = if n > 0.0 { self.wins as f64 / n } else { 0.0 };
         self.avg_pnl_pct = if n > 0.0 { self.sum_pnl_pct / n } else { 0.0 };
         self.sharpe_ratio = if n >= 2.0 {
@@ -132,7 +143,6 @@ impl Performance {
         } else {
             0.0
         };
-        self.updated_at = now;
     }
 
     /// A record set by hand (`perf record`): the figures given, running sums made to match.
@@ -145,8 +155,8 @@ impl Performance {
     ) -> Self {
         let mut record = Self {
             total_pnl,
-            max_drawdown,
-            total_trades: trades,
+            max_drawdown: Some(max_drawdown),
+            folded_trades: trades,
             wins: (win_rate * trades as f64).round() as u64,
             equity: 1.0 - max_drawdown,
             ..Self::default()
@@ -157,25 +167,45 @@ impl Performance {
         record
     }
 
+    /// This record as it will be written over `current` (the fields the key holds now):
+    /// shared when `current` is.
+    #[must_use]
+    pub fn over(mut self, current: &BTreeMap<String, String>) -> Self {
+        self.shared = self.shared || is_shared(current);
+        self
+    }
+
+    /// The fields `universe` writes: its own, and the shared figures unless another
+    /// writer keeps them.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("win_rate", self.win_rate.to_string()),
+        let mut fields = vec![
             ("total_pnl", self.total_pnl.to_string()),
-            ("avg_pnl_pct", self.avg_pnl_pct.to_string()),
-            ("max_drawdown", self.max_drawdown.to_string()),
-            ("total_trades", self.total_trades.to_string()),
-            ("sharpe_ratio", self.sharpe_ratio.to_string()),
             ("updated_at", self.updated_at.to_string()),
+            ("folded_trades", self.folded_trades.to_string()),
             ("wins", self.wins.to_string()),
             ("sum_pnl_pct", self.sum_pnl_pct.to_string()),
             ("sum_sq_pnl_pct", self.sum_sq_pnl_pct.to_string()),
             ("equity", self.equity.to_string()),
             ("peak_equity", self.peak_equity.to_string()),
-        ]
+        ];
+        if let Some(drawdown) = self.max_drawdown {
+            fields.push(("max_drawdown", drawdown.to_string()));
+        }
+        if !self.shared {
+            fields.extend([
+                ("win_rate", self.win_rate.to_string()),
+                ("avg_pnl_pct", self.avg_pnl_pct.to_string()),
+                ("total_trades", self.total_trades.to_string()),
+                ("sharpe_ratio", self.sharpe_ratio.to_string()),
+            ]);
+        }
+        fields
     }
 
-    /// A record from stored fields. Missing running sums (a record written by another
-    /// tool) are rebuilt from the figures as well as they can be.
+    /// A record from stored fields: the shared figures as stored, whoever wrote them, and
+    /// `universe`'s running sums where it has any. A record of its own that has figures but
+    /// no sums (written by hand) gets sums rebuilt from the figures; a shared record
+    /// without them starts its sums empty.
     pub fn from_fields(fields: &BTreeMap<String, String>) -> Result<Self, String> {
         let number = |name: &str| -> Result<Option<f64>, String> {
             fields
@@ -183,32 +213,79 @@ impl Performance {
                 .map(|t| {
                     t.trim()
                         .parse::<f64>()
-                        .map_err(|_| format!("{name} {t:?} is not a number"))
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| format!("{name} {t:?} is not a finite number"))
                 })
                 .transpose()
         };
+        let shared = is_shared(fields);
         let trades = number("total_trades")?.unwrap_or(0.0).max(0.0) as u64;
         let win_rate = number("win_rate")?.unwrap_or(0.0);
-        let max_drawdown = number("max_drawdown")?.unwrap_or(0.0);
-        let mut record = Self::recorded(
-            win_rate,
-            number("total_pnl")?.unwrap_or(0.0),
-            max_drawdown,
-            trades,
-            number("updated_at")?.unwrap_or(0.0) as i64,
-        );
-        let or = |v: Option<f64>, default: f64| v.unwrap_or(default);
-        record.wins = or(number("wins")?, record.wins as f64) as u64;
-        record.sum_pnl_pct = or(
-            number("sum_pnl_pct")?,
-            or(number("avg_pnl_pct")?, 0.0) * trades as f64,
-        );
-        record.sum_sq_pnl_pct = or(number("sum_sq_pnl_pct")?, 0.0);
-        record.equity = or(number("equity")?, record.equity);
-        record.peak_equity = or(number("peak_equity")?, 1.0);
-        record.avg_pnl_pct = or(number("avg_pnl_pct")?, record.avg_pnl_pct);
-        record.sharpe_ratio = or(number("sharpe_ratio")?, 0.0);
+        let updated_at = number("updated_at")?
+            .or(number("last_updated")?)
+            .unwrap_or(0.0) as i64;
+        let has_sums = fields.contains_key("folded_trades") || fields.contains_key("wins");
+        let mut record = if has_sums || shared {
+            let or = |v: Option<f64>, default: f64| v.unwrap_or(default);
+            // before `folded_trades` existed, a record of its own counted in total_trades
+            let folded = or(
+                number("folded_trades")?,
+                if shared { 0.0 } else { trades as f64 },
+            );
+            Self {
+                total_pnl: or(number("total_pnl")?, 0.0),
+                max_drawdown: number("max_drawdown")?,
+                folded_trades: folded as u64,
+                wins: or(number("wins")?, 0.0) as u64,
+                sum_pnl_pct: or(number("sum_pnl_pct")?, 0.0),
+                sum_sq_pnl_pct: or(number("sum_sq_pnl_pct")?, 0.0),
+                equity: or(number("equity")?, 1.0),
+                peak_equity: or(number("peak_equity")?, 1.0),
+                ..Self::default()
+            }
+        } else {
+            let mut rebuilt = Self::recorded(
+                win_rate,
+                number("total_pnl")?.unwrap_or(0.0),
+                number("max_drawdown")?.unwrap_or(0.0),
+                trades,
+                updated_at,
+            );
+            rebuilt.max_drawdown = number("max_drawdown")?;
+            rebuilt.sum_pnl_pct = number("avg_pnl_pct")?.unwrap_or(0.0) * trades as f64;
+            rebuilt
+        };
+        record.shared = shared;
+        record.updated_at = updated_at;
+        record.total_trades = trades;
+        record.win_rate = win_rate;
+        record.avg_pnl_pct = number("avg_pnl_pct")?.unwrap_or(0.0);
+        record.sharpe_ratio = number("sharpe_ratio")?.unwrap_or(0.0);
+        record.tracker_pnl_usdt = number("total_pnl_usdt")?;
         Ok(record)
+    }
+
+    /// The P&L to show and judge by: `universe`'s own sum once it folded trades, else the
+    /// other writer's.
+    pub fn pnl(&self) -> f64 {
+        match self.tracker_pnl_usdt {
+            Some(theirs) if self.folded_trades == 0 => theirs,
+            _ => self.total_pnl,
+        }
+    }
+
+    /// The old generator's "hybrid" factor, 0.5 to 1.5, from the shared figures:
+    /// `clamp(0.5·(0.5 + 0.9·win_rate) + 0.3·(1 + avg_pnl_pct/10) + 0.2·(1 + sharpe_ratio/5),
+    /// 0.5, 1.5)`; `None` below `min_trades` trades (the score is then left as it is).
+    pub fn hybrid_factor(&self, min_trades: u64) -> Option<f64> {
+        if self.total_trades < min_trades {
+            return None;
+        }
+        let factor = 0.5 * (0.5 + 0.9 * self.win_rate)
+            + 0.3 * (1.0 + self.avg_pnl_pct / 10.0)
+            + 0.2 * (1.0 + self.sharpe_ratio / 5.0);
+        factor.is_finite().then(|| factor.clamp(0.5, 1.5))
     }
 }
 
@@ -225,6 +302,21 @@ mod tests {
         }
     }
 
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn stored(record: &Performance) -> BTreeMap<String, String> {
+        record
+            .to_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+
     #[test]
     fn folding_trades_gives_the_figures() {
         let mut p = Performance::default();
@@ -236,16 +328,10 @@ mod tests {
         assert_eq!(p.total_pnl, 0.0);
         assert_eq!(p.avg_pnl_pct, 0.0);
         // equity 1.1 (peak) → 0.88: drawdown 0.2
-        assert!((p.max_drawdown - 0.2).abs() < 1e-12);
+        assert!((p.max_drawdown.unwrap() - 0.2).abs() < 1e-12);
         assert_eq!(p.sharpe_ratio, 0.0, "a mean of 0 has a Sharpe of 0");
         assert_eq!(p.updated_at, 99);
-        let back = Performance::from_fields(
-            &p.to_fields()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-        )
-        .unwrap();
+        let back = Performance::from_fields(&stored(&p)).unwrap();
         assert_eq!(back, p);
     }
 
@@ -259,37 +345,79 @@ mod tests {
         assert!((p.sharpe_ratio - 2.0 / 2f64.sqrt()).abs() < 1e-12);
     }
 
+    fn tracker_record() -> BTreeMap<String, String> {
+        fields(&[
+            ("win_rate", "0.35"),
+            ("avg_pnl_pct", "-0.4"),
+            ("sharpe_ratio", "-0.3"),
+            ("total_trades", "20"),
+            ("winning_trades", "7"),
+            ("losing_trades", "13"),
+            ("total_pnl_usdt", "-81.5"),
+            ("last_updated", "1761220000"),
+        ])
+    }
+
     #[test]
-    fn malformed_trades_say_what_is_wrong() {
-        let fields = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        };
-        let ok = fields(&[
-            ("symbol", "BTCUSDT"),
-            ("pnl", "12.5"),
-            ("pnl_pct", "1.2"),
-            ("closed_at", "1761220350"),
-        ]);
-        assert_eq!(Trade::parse(&ok).unwrap().pnl, 12.5);
-        let no_pnl = fields(&[
-            ("symbol", "BTCUSDT"),
-            ("pnl_pct", "1.2"),
-            ("closed_at", "1"),
-        ]);
-        assert_eq!(Trade::parse(&no_pnl).unwrap_err(), "no pnl");
-        let nan = fields(&[
-            ("symbol", "BTCUSDT"),
-            ("pnl", "NaN"),
-            ("pnl_pct", "1"),
-            ("closed_at", "1"),
-        ]);
-        assert!(
-            Trade::parse(&nan)
-                .unwrap_err()
-                .contains("not a finite number")
-        );
+    fn a_tracker_record_is_read_as_it_is_and_its_figures_are_never_written() {
+        let mut p = Performance::from_fields(&tracker_record()).unwrap();
+        assert!(p.shared);
+        assert_eq!((p.win_rate, p.total_trades), (0.35, 20));
+        assert_eq!(p.max_drawdown, None, "the tracker keeps no drawdown");
+        assert_eq!((p.pnl(), p.total_pnl), (-81.5, 0.0));
+        assert_eq!(p.updated_at, 1_761_220_000);
+        p.fold(&trade(-10.0), 5);
+        // the tracker's figures stand; ours are folded from our own trades only
+        assert_eq!((p.win_rate, p.total_trades), (0.35, 20));
+        assert_eq!((p.folded_trades, p.pnl()), (1, -100.0));
+        assert!((p.max_drawdown.unwrap() - 0.1).abs() < 1e-12);
+        let written: Vec<&str> = p.to_fields().iter().map(|(k, _)| *k).collect();
+        assert!(written.iter().all(|k| OWN.contains(k)), "{written:?}");
+        // read back over the tracker's fields, nothing of either is lost
+        let mut merged = tracker_record();
+        merged.extend(stored(&p));
+        assert_eq!(Performance::from_fields(&merged).unwrap(), p);
+    }
+
+    #[test]
+    fn a_record_of_its_own_becomes_shared_when_another_writer_adds_a_field() {
+        let mut p = Performance::default();
+        p.fold(&trade(3.0), 1);
+        assert!(!p.shared);
+        assert!(p.to_fields().iter().any(|(k, _)| *k == "win_rate"));
+        let mut current = stored(&p);
+        current.insert("last_updated".into(), "2".into());
+        let p = p.over(&current);
+        assert!(p.shared);
+        assert!(p.to_fields().iter().all(|(k, _)| OWN.contains(k)));
+    }
+
+    #[test]
+    fn a_hand_written_record_without_sums_is_rebuilt() {
+        let p = Performance::from_fields(&fields(&[
+            ("win_rate", "0.5"),
+            ("total_trades", "10"),
+            ("avg_pnl_pct", "1.5"),
+        ]))
+        .unwrap();
+        assert!(!p.shared);
+        assert_eq!((p.folded_trades, p.wins), (10, 5));
+        assert_eq!(p.sum_pnl_pct, 15.0);
+        assert_eq!(p.max_drawdown, None);
+        assert!(Performance::from_fields(&fields(&[("win_rate", "NaN")])).is_err());
+    }
+
+    #[test]
+    fn the_hybrid_factor_needs_enough_trades_and_stays_in_bounds() {
+        let mut p = Performance::from_fields(&tracker_record()).unwrap();
+        // 0.5·(0.5 + 0.315) + 0.3·(1 − 0.04) + 0.2·(1 − 0.06) = 0.4075 + 0.288 + 0.188
+        assert!((p.hybrid_factor(5).unwrap() - 0.8835).abs() < 1e-12);
+        assert_eq!(p.hybrid_factor(21), None);
+        p.win_rate = 1.0;
+        p.avg_pnl_pct = 50.0;
+        assert_eq!(p.hybrid_factor(5), Some(1.5));
+        p.win_rate = 0.0;
+        p.avg_pnl_pct = -50.0;
+        assert_eq!(p.hybrid_factor(5), Some(0.5));
     }
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use eligibility::{Filters, screen};
 pub use leverage::LeverageTable;
 pub use lists::{Lists, Pattern};
-pub use score::{FeatureValues, Regime, Scored, Weights, score};
+pub use score::{FeatureValues, Regime, Scored, Weights, apply_hybrid, score};
 
 /// Why a symbol is not scored, in the order the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -124,6 +124,9 @@ pub struct Scored {
     /// The five percentiles the score weighs, each in [0, 1].
     pub components: Weights,
     pub score: f64,
+    /// The performance factor the score was multiplied by (`score.hybrid`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hybrid_factor: Option<f64>,
     pub leverage: u32,
     /// 1h log returns over the window, for the correlation limit.
     #[serde(skip)]
@@ -191,6 +194,7 @@ pub fn score(ready: Vec<Ready>, weights: &Weights, leverage: &LeverageTable) -> 
                 features: r.features.into(),
                 components,
                 score: 100.0 * weighted / total,
+                hybrid_factor: None,
                 returns_1h: r.returns_1h,
             }
         })
@@ -218,10 +222,33 @@ impl Scored {
             },
             components: Weights::ONES,
             score,
+            hybrid_factor: None,
             leverage: 15,
             returns_1h: Vec::new(),
         }
     }
+}
+
+/// The old generator's "hybrid" score: each score multiplied by its symbol's performance
+/// factor ([`Performance::hybrid_factor`], 0.5 to 1.5, from at least `min_trades`
+/// trades; a symbol without one keeps its score), then ranked again.
+///
+/// [`Performance::hybrid_factor`]: crate::rotation::perf::Performance::hybrid_factor
+pub fn apply_hybrid(
+    scored: &mut [Scored],
+    performance: &std::collections::BTreeMap<String, crate::rotation::perf::Performance>,
+    min_trades: u64,
+) {
+    for s in scored.iter_mut() {
+        let factor = performance
+            .get(&s.candidate.symbol)
+            .and_then(|p| p.hybrid_factor(min_trades));
+        if let Some(factor) = factor {
+            s.score *= factor;
+            s.hybrid_factor = Some(factor);
+        }
+    }
+    scored.sort_by(rank_order);
 }
 
 /// Score descending, then 24h quote volume descending, then symbol ascending (bytes).

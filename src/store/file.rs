@@ -187,16 +187,20 @@ impl Store for FileStore {
             .collect()
     }
 
-    fn set_performance(&mut self, symbol: &str, record: &Performance) -> Result<(), StoreError> {
+    fn set_performance(
+        &mut self,
+        symbol: &str,
+        record: &Performance,
+    ) -> Result<Performance, StoreError> {
         self.locked(|store| {
             let mut all = store.read_performance()?;
-            let fields = record
-                .to_fields()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
-            all.insert(symbol.to_owned(), fields);
-            store.replace_json(PERFORMANCE_FILE, &all)
+            let fields = all.entry(symbol.to_owned()).or_default();
+            let written = record.clone().over(fields);
+            for (name, value) in written.to_fields() {
+                fields.insert(name.to_owned(), value);
+            }
+            store.replace_json(PERFORMANCE_FILE, &all)?;
+            Ok(written)
         })
     }
 

@@ -124,12 +124,13 @@ pub trait Store {
         &mut self,
         symbols: &[String],
     ) -> Result<BTreeMap<String, crate::rotation::perf::Performance>, StoreError>;
-    /// Replaces one symbol's performance record.
+    /// Writes `universe`'s fields of one symbol's performance record, leaving every other
+    /// writer's fields as they are; returns the record as written (shared or not).
     fn set_performance(
         &mut self,
         symbol: &str,
         record: &crate::rotation::perf::Performance,
-    ) -> Result<(), StoreError>;
+    ) -> Result<crate::rotation::perf::Performance, StoreError>;
     /// Every symbol with a performance record.
     fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError>;
     /// The model files seen so far; `None` before the first scan recorded a baseline.

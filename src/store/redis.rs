@@ -192,21 +192,30 @@ impl Store for RedisStore {
         Ok(found)
     }
 
-    fn set_performance(&mut self, symbol: &str, record: &Performance) -> Result<(), StoreError> {
+    fn set_performance(
+        &mut self,
+        symbol: &str,
+        record: &Performance,
+    ) -> Result<Performance, StoreError> {
         let key = self.keys.performance_key(symbol);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("DEL")
-            .arg(&key)
-            .ignore()
-            .cmd("HSET")
-            .arg(&key);
-        for (name, value) in record.to_fields() {
-            pipe.arg(name).arg(value);
+        loop {
+            redis::cmd("WATCH")
+                .arg(&key)
+                .exec(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            let current = self.fields(&key)?;
+            let written = record.clone().over(&current);
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            hset(&mut pipe, &key, &written);
+            // EXEC answers nil when another writer changed the record meanwhile: again
+            let done: Option<()> = pipe
+                .query(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            if done.is_some() {
+                return Ok(written);
+            }
         }
-        pipe.ignore();
-        pipe.query::<()>(&mut self.connection)
-            .map_err(|e| self.error(e))
     }
 
     fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
@@ -263,7 +272,24 @@ impl Store for RedisStore {
     }
 }
 
+/// Queues `HSET key` with the fields `universe` writes of `record` (never a DEL: the
+/// record may hold another writer's fields).
+fn hset(pipe: &mut redis::Pipeline, key: &str, record: &Performance) {
+    pipe.cmd("HSET").arg(key);
+    for (name, value) in record.to_fields() {
+        pipe.arg(name).arg(value);
+    }
+    pipe.ignore();
+}
+
 impl RedisStore {
+    fn fields(&mut self, key: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        redis::cmd("HGETALL")
+            .arg(key)
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))
+    }
+
     fn records(
         &self,
         entries: Vec<(String, HashMap<String, Value>)>,
@@ -292,6 +318,11 @@ pub struct IngestReport {
     pub ingested: u64,
     /// Entries left pending: (stream id, what is wrong).
     pub malformed: Vec<(String, String)>,
+    /// Entries another consumer had read and left idle (killed half-way, say), claimed
+    /// by this run before it read anything new.
+    pub claimed: u64,
+    /// The consumers they were claimed from.
+    pub claimed_from: std::collections::BTreeSet<String>,
     /// Symbols whose records changed.
     pub symbols: std::collections::BTreeSet<String>,
 }
@@ -308,10 +339,16 @@ impl RedisStore {
     /// of the records, so a trade is either folded in and acknowledged, or neither. A run
     /// first re-reads its own pending entries (a killed run's batch), then new ones.
     /// Malformed entries are reported and left pending, never acknowledged.
+    ///
+    /// Entries another consumer read and left pending for at least `claim_idle` (a run
+    /// killed half-way under another consumer name) are claimed first (XAUTOCLAIM), so no
+    /// batch is stranded; a batch is folded only while this consumer still owns its
+    /// entries, so a claimed batch is never folded twice.
     pub fn ingest_trades(
         &mut self,
         consumer: &str,
         batch: usize,
+        claim_idle: Duration,
         now: i64,
     ) -> Result<IngestReport, StoreError> {
         let stream = self.keys.trades_key();
@@ -329,22 +366,106 @@ impl RedisStore {
             return Err(self.error(e));
         }
         let mut report = IngestReport::default();
+        self.claim_idle(&stream, &group, consumer, claim_idle, &mut report)?;
         // pending first (from a run that stopped half-way), then new entries
         let mut cursor = "0".to_owned();
         loop {
             let entries = self.read_group(&stream, &group, consumer, batch, &cursor)?;
             let Some(last) = entries.last() else { break };
             cursor.clone_from(&last.0);
-            self.fold_batch(&stream, &group, entries, now, &mut report)?;
+            self.fold_batch(&stream, &group, consumer, entries, now, &mut report)?;
         }
         loop {
             let entries = self.read_group(&stream, &group, consumer, batch, ">")?;
             if entries.is_empty() {
                 break;
             }
-            self.fold_batch(&stream, &group, entries, now, &mut report)?;
+            self.fold_batch(&stream, &group, consumer, entries, now, &mut report)?;
         }
         Ok(report)
+    }
+
+    /// Claims the entries other consumers left pending for at least `idle`.
+    fn claim_idle(
+        &mut self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        idle: Duration,
+        report: &mut IngestReport,
+    ) -> Result<(), StoreError> {
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
+        // who holds idle entries, for the report (XPENDING's extended form with IDLE)
+        let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(group)
+            .arg("IDLE")
+            .arg(idle_ms)
+            .arg("-")
+            .arg("+")
+            .arg(100_000)
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        let others: Vec<&(String, String, u64, u64)> = pending
+            .iter()
+            .filter(|(_, owner, ..)| owner != consumer)
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        report
+            .claimed_from
+            .extend(others.iter().map(|(_, owner, ..)| owner.clone()));
+        let mut cursor = "0-0".to_owned();
+        loop {
+            let reply: Vec<Value> = redis::cmd("XAUTOCLAIM")
+                .arg(stream)
+                .arg(group)
+                .arg(consumer)
+                .arg(idle_ms)
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .arg("JUSTID")
+                .query(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            let mut parts = reply.into_iter();
+            cursor = parts
+                .next()
+                .and_then(|v| redis::from_redis_value(v).ok())
+                .unwrap_or_else(|| "0-0".to_owned());
+            let ids: Vec<String> = parts
+                .next()
+                .and_then(|v| redis::from_redis_value(v).ok())
+                .unwrap_or_default();
+            report.claimed += ids
+                .iter()
+                .filter(|id| others.iter().any(|(other, ..)| other == *id))
+                .count() as u64;
+            if cursor == "0-0" {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Of `ids`, those still pending in the group, now owned by `consumer`: an entry
+    /// another consumer folded and acknowledged meanwhile is not among them.
+    fn still_owned(
+        &mut self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        redis::cmd("XCLAIM")
+            .arg(stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(0)
+            .arg(ids)
+            .arg("JUSTID")
+            .query(&mut self.connection)
+            .map_err(|e| self.error(e))
     }
 
     fn read_group(
@@ -377,6 +498,7 @@ impl RedisStore {
         &mut self,
         stream: &str,
         group: &str,
+        consumer: &str,
         entries: Vec<StreamEntry>,
         now: i64,
         report: &mut IngestReport,
@@ -406,24 +528,33 @@ impl RedisStore {
                 }
             }
         }
-        if trades.is_empty() {
-            return Ok(());
-        }
-        let symbols: Vec<String> = trades
-            .iter()
-            .map(|(_, t)| t.symbol.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let keys: Vec<String> = symbols
-            .iter()
-            .map(|s| self.keys.performance_key(s))
-            .collect();
         loop {
+            if trades.is_empty() {
+                return Ok(());
+            }
+            let symbols: Vec<String> = trades
+                .iter()
+                .map(|(_, t)| t.symbol.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let keys: Vec<String> = symbols
+                .iter()
+                .map(|s| self.keys.performance_key(s))
+                .collect();
             redis::cmd("WATCH")
                 .arg(&keys)
                 .exec(&mut self.connection)
                 .map_err(|e| self.error(e))?;
+            // another consumer that folded any of these changed their records, so it did
+            // so before this WATCH (and they are no longer pending) or the EXEC below fails
+            let ids: Vec<&str> = trades.iter().map(|(id, _)| id.as_str()).collect();
+            let owned = self.still_owned(stream, group, consumer, &ids)?;
+            if owned.len() < trades.len() {
+                let _ = redis::cmd("UNWATCH").exec(&mut self.connection);
+                trades.retain(|(id, _)| owned.contains(id));
+                continue;
+            }
             let mut records = self.performance(&symbols)?;
             for (_, trade) in &trades {
                 records
@@ -434,12 +565,7 @@ impl RedisStore {
             let mut pipe = redis::pipe();
             pipe.atomic();
             for (symbol, record) in &records {
-                let key = self.keys.performance_key(symbol);
-                pipe.cmd("DEL").arg(&key).ignore().cmd("HSET").arg(&key);
-                for (name, value) in record.to_fields() {
-                    pipe.arg(name).arg(value);
-                }
-                pipe.ignore();
+                hset(&mut pipe, &self.keys.performance_key(symbol), record);
             }
             pipe.cmd("XACK").arg(stream).arg(group);
             for (id, _) in &trades {
