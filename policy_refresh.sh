@@ -10,6 +10,9 @@
 #   UNIVERSE_LOCK       the lock file (default: $XDG_RUNTIME_DIR, else /tmp, /universe-refresh.lock)
 #   UNIVERSE_LOCK_WAIT  seconds to wait for a running refresh before giving up (default 0)
 #
+# After a publish it logs the line the Python deployment logged, which operators grep:
+#   POLICY_AUDIT: version=… hash=… universe_count=… valid_until=…
+#
 # Exit: generate's code when it fails (the previous policy then stands untouched),
 # else proof's; 1 when another refresh holds the lock. There is no fallback list.
 set -uo pipefail
@@ -39,6 +42,10 @@ run generate "$bin" generate "$@"
 generated=$?
 if [ "$generated" -ne 0 ]; then
   log "generate failed with exit $generated; nothing was published"
+elif audit=$("$bin" show --audit-line 2>&1); then
+  log "$audit"
+else
+  log "show --audit-line failed: $audit"
 fi
 run proof "$bin" proof
 proved=$?

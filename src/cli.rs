@@ -407,8 +407,13 @@ pub struct ShowArgs {
     pub store: StoreArgs,
 
     /// Print the policy as JSON.
-    #[arg(long, env = "UNIVERSE_JSON")]
+    #[arg(long, env = "UNIVERSE_JSON", conflicts_with = "audit_line")]
     pub json: bool,
+
+    /// Print only the line the Python deployment's policy_refresh.sh logged, which
+    /// operators grep: `POLICY_AUDIT: version=… hash=… universe_count=… valid_until=…`.
+    #[arg(long)]
+    pub audit_line: bool,
 }
 
 impl ShowArgs {

@@ -56,7 +56,12 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             cmd::snapshot::run(&settings, &args.out)
         }
         Command::Show(args) => {
-            cmd::show::run(&Settings::resolve(file, args.overrides(sub))?, args.json)
+            let format = match (args.json, args.audit_line) {
+                (true, _) => cmd::show::Format::Json,
+                (_, true) => cmd::show::Format::AuditLine,
+                _ => cmd::show::Format::Table,
+            };
+            cmd::show::run(&Settings::resolve(file, args.overrides(sub))?, format)
         }
         Command::Proof(args) => {
             cmd::proof::run(&Settings::resolve(file, args.overrides(sub))?, args.json)

@@ -605,3 +605,63 @@ fn the_trackers_fields_survive_ingest_and_record_and_eviction_reads_them_alone()
     assert_eq!(shown[&member]["shared"], true);
     assert_eq!(shown[&member]["win_rate"], 0.3);
 }
+
+#[test]
+fn the_hybrid_score_multiplies_by_the_performance_factor_when_asked() {
+    let home = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let exchange = FakeBinance::start(market_now(16));
+    let url = redis.url();
+    let plain = generate(home.path(), &exchange, &url, &["--dry-run", "--json"]).json();
+    let scored: Vec<&Value> = plain["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["score"].is_number())
+        .collect();
+    let last = scored.last().unwrap();
+    let symbol = last["symbol"].as_str().unwrap();
+    // every trade won, nothing else known: 0.5·(0.5 + 0.9) + 0.3·1 + 0.2·1 = 1.2
+    let mut con = redis.connection().unwrap();
+    let _: () = ::redis::cmd("HSET")
+        .arg(format!("quantum:symbol:performance:{symbol}"))
+        .arg("win_rate")
+        .arg("1.0")
+        .arg("total_trades")
+        .arg("8")
+        .query(&mut con)
+        .unwrap();
+    let off = generate(home.path(), &exchange, &url, &["--dry-run", "--json"]).json();
+    assert_eq!(off["symbols"], plain["symbols"], "off by default");
+
+    let config = config_file(home.path(), "[score]\nhybrid = true\n");
+    let on = generate(
+        home.path(),
+        &exchange,
+        &url,
+        &["--dry-run", "--json", "--config", &config],
+    )
+    .json();
+    let found = on["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["symbol"] == symbol)
+        .unwrap();
+    assert_eq!(found["hybrid_factor"], 1.2);
+    let expected = last["score"].as_f64().unwrap() * 1.2;
+    assert!((found["score"].as_f64().unwrap() - expected).abs() < 1e-9);
+    // fewer trades than hybrid_min_trades: the score is left alone
+    let config = config_file(
+        home.path(),
+        "[score]\nhybrid = true\nhybrid_min_trades = 9\n",
+    );
+    let few = generate(
+        home.path(),
+        &exchange,
+        &url,
+        &["--dry-run", "--json", "--config", &config],
+    )
+    .json();
+    assert_eq!(few["symbols"], plain["symbols"]);
+}

@@ -40,6 +40,22 @@ fn a_refresh_publishes_and_proves_with_timestamped_lines() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("generate: published universe"), "{stderr}");
     assert!(stderr.contains("proof: all 11 checks passed"), "{stderr}");
+    // the line operators grep, in the Python deployment's form
+    let audit: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split_once(" POLICY_AUDIT: ").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(audit.len(), 1, "{stderr}");
+    let fields: Vec<(&str, &str)> = audit[0]
+        .split(' ')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["version", "hash", "universe_count", "valid_until"]);
+    assert_eq!(fields[0].1, "1.0.0-ai-v1");
+    assert_eq!(fields[1].1.len(), 64);
+    assert_eq!(fields[2].1, "10");
+    assert!(fields[3].1.parse::<i64>().unwrap() > crate::support::now_ms() / 1000);
     for line in stderr.lines() {
         let stamp = line.split(' ').next().unwrap();
         assert!(
@@ -63,6 +79,10 @@ fn a_failed_generate_gives_its_code_even_when_the_old_policy_still_proves() {
         "the previous policy stands: {stderr}"
     );
     assert!(stderr.contains("done: exit 3 (generate)"), "{stderr}");
+    assert!(
+        !stderr.contains("POLICY_AUDIT"),
+        "nothing was published: {stderr}"
+    );
 }
 
 #[test]

@@ -11,17 +11,38 @@ use crate::output::{self, printable};
 use crate::policy::{Policy, SymbolScore, field};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+/// How `show` prints the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    /// The `POLICY_AUDIT:` line operators grep.
+    AuditLine,
+}
+
+pub fn run(settings: &Settings, format: Format) -> anyhow::Result<ExitCode> {
     let mut store = settings.open_store()?;
     let policy = store
         .load_policy()?
         .with_context(|| format!("no policy has been published to {}", store.describe()))?;
-    if as_json {
-        super::print_json(&to_json(&policy)?)?;
-    } else {
-        print_table(&policy, &store.describe())?;
+    match format {
+        Format::Json => super::print_json(&to_json(&policy)?)?,
+        Format::Table => print_table(&policy, &store.describe())?,
+        Format::AuditLine => writeln!(std::io::stdout(), "{}", audit_line(&policy)?)?,
     }
     Ok(ExitCode::Success)
+}
+
+/// `POLICY_AUDIT: version=… hash=… universe_count=… valid_until=…`, in the form the
+/// Python deployment's `policy_refresh.sh` logged it (whole seconds, the full hash).
+fn audit_line(policy: &Policy) -> anyhow::Result<String> {
+    Ok(format!(
+        "POLICY_AUDIT: version={} hash={} universe_count={} valid_until={}",
+        printable(policy.require(field::POLICY_VERSION)?),
+        printable(policy.require(field::POLICY_HASH)?),
+        policy.symbols()?.len(),
+        policy.epoch(field::VALID_UNTIL)?
+    ))
 }
 
 /// `scores`, or none when the policy has no such field (the Python generator wrote none).
