@@ -372,14 +372,36 @@ pub fn policy_hash(fields: &BTreeMap<String, String>) -> String {
     hex(&Sha256::digest(&canonical))
 }
 
+/// The fields the Python generator wrote (its `PolicyStore.save`); earlier versions wrote
+/// the first six only.
+pub const LEGACY_FIELDS: [&str; 16] = [
+    field::UNIVERSE_SYMBOLS,
+    field::LEVERAGE_BY_SYMBOL,
+    field::HARVEST_PARAMS,
+    field::KILL_PARAMS,
+    field::VALID_UNTIL,
+    field::POLICY_VERSION,
+    field::GENERATOR,
+    field::FEATURES_WINDOW,
+    field::UNIVERSE_HASH,
+    field::MARKET,
+    field::STATS_ENDPOINT,
+    field::VENUE,
+    field::EXCHANGE_INFO_ENDPOINT,
+    field::TICKER_24H_ENDPOINT,
+    field::METADATA_OK,
+    field::MISSING_FIELDS,
+];
+
 /// The `policy_hash` of a policy the Python generator wrote: sha256 hex of
-/// `json.dumps(sorted(fields.items()), sort_keys=True)` over every field but
-/// `policy_hash`, i.e. a JSON list of `[name, value]` pairs in byte order, with `", "` and
+/// `json.dumps(sorted(fields.items()), sort_keys=True)` over the fields it wrote (the
+/// [`LEGACY_FIELDS`] present: it wrote with HSET, so other fields the hash holds are not
+/// covered), i.e. a JSON list of `[name, value]` pairs in byte order, with `", "` and
 /// `": "` separators and every character outside printable ASCII escaped as `\uXXXX`.
 pub fn legacy_policy_hash(fields: &BTreeMap<String, String>) -> String {
     let pairs: Vec<String> = fields
         .iter()
-        .filter(|(name, _)| *name != field::POLICY_HASH)
+        .filter(|(name, _)| LEGACY_FIELDS.contains(&name.as_str()))
         .map(|(name, value)| format!("[{}, {}]", python_json(name), python_json(value)))
         .collect();
     hex(&Sha256::digest(
@@ -564,21 +586,21 @@ mod tests {
     #[test]
     fn legacy_hash_is_what_the_python_generator_computed() {
         // python3 -c 'import json,hashlib; d={"universe_symbols":"[\"BTCUSDT\"]",
-        //   "policy_version":"1.0.0-ai-v1","note":"币安人生USDT\n\u007f\"q\"\\","policy_hash":"x"};
-        //   d.pop("policy_hash");
+        //   "policy_version":"1.0.0-ai-v1","market":"币安人生USDT\n\u007f\"q\"\\"};
         //   print(hashlib.sha256(json.dumps(sorted(d.items()),sort_keys=True).encode()).hexdigest())'
         let fields: BTreeMap<String, String> = [
             ("universe_symbols", r#"["BTCUSDT"]"#),
             ("policy_version", "1.0.0-ai-v1"),
-            ("note", "币安人生USDT\n\u{7f}\"q\"\\"),
+            ("market", "币安人生USDT\n\u{7f}\"q\"\\"),
             ("policy_hash", "x"),
+            ("scores", "left by another writer: not covered"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         assert_eq!(
             legacy_policy_hash(&fields),
-            "95e0fe6247b05a05efae2a5e9c507e4871a60ea50094c206313b8caff616260c"
+            "bfd134101261c0617a4e72b78b6b08f09102d614c9585e54281f72200797ff10"
         );
     }
 }

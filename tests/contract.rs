@@ -237,6 +237,8 @@ fn a_policy_the_python_generator_wrote_gets_a_clear_verdict() {
     for (field, value) in PYTHON_POLICY {
         hset.arg(field).arg(value);
     }
+    // it wrote with HSET over whatever the key held: a field left by an earlier writer
+    hset.arg("run_id").arg("1761220350-0123abcd");
     let _: () = hset.query(&mut con).unwrap();
     // its audit entry, as it wrote them: no run_id
     let _: String = ::redis::cmd("XADD")
@@ -257,6 +259,12 @@ fn a_policy_the_python_generator_wrote_gets_a_clear_verdict() {
     proof.assert_code(0);
     assert!(
         proof.stdout.contains("by the Python generator's rule")
+            && proof
+                .stdout
+                .contains("not covered, left by an earlier writer: run_id")
+            && proof
+                .stdout
+                .contains("has this policy_hash and universe_hash")
             && proof.stdout.contains("2100-01-01T00:00:00Z")
             && proof.stdout.contains("all 11 checks passed"),
         "{}",

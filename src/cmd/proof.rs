@@ -189,11 +189,25 @@ fn policy_hash_check(policy: &Policy) -> Check {
     }
     let legacy = policy::legacy_policy_hash(policy.fields());
     if stored == Some(legacy.as_str()) {
+        let uncovered: Vec<&str> = policy
+            .fields()
+            .keys()
+            .map(String::as_str)
+            .filter(|f| *f != field::POLICY_HASH && !policy::LEGACY_FIELDS.contains(f))
+            .collect();
+        let note = if uncovered.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; not covered, left by an earlier writer: {}",
+                uncovered.join(", ")
+            )
+        };
         return check(
             name,
             true,
             format!(
-                "stored {legacy}, recomputed {legacy} by the Python generator's rule (a policy it wrote)"
+                "stored {legacy}, recomputed {legacy} by the Python generator's rule (a policy it wrote){note}"
             ),
         );
     }
@@ -353,15 +367,24 @@ fn audit_check(policy: &Policy, newest: Option<&AuditRecord>) -> Check {
     let Some(entry) = newest else {
         return check(name, false, "the audit trail is empty".into());
     };
-    let differing: Vec<&str> = [field::POLICY_HASH, field::UNIVERSE_HASH, field::RUN_ID]
+    // the Python generator's entries carry no run_id: they are matched on the hashes
+    let compared: Vec<&str> = [field::POLICY_HASH, field::UNIVERSE_HASH, field::RUN_ID]
         .into_iter()
+        .filter(|name| *name != field::RUN_ID || entry.fields.contains_key(*name))
+        .collect();
+    let differing: Vec<&str> = compared
+        .iter()
+        .copied()
         .filter(|name| entry.fields.get(*name).map(String::as_str) != policy.get(name))
         .collect();
     let seen = if differing.is_empty() {
-        format!(
-            "entry {} has this policy_hash, universe_hash and run_id",
-            entry.id
-        )
+        let names = match compared.as_slice() {
+            [.., last] if compared.len() > 1 => {
+                format!("{} and {last}", compared[..compared.len() - 1].join(", "))
+            }
+            _ => compared.join(", "),
+        };
+        format!("entry {} has this {names}", entry.id)
     } else {
         format!("entry {} differs in {}", entry.id, differing.join(", "))
     };
