@@ -55,8 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server_time: SERVER_TIME,
         symbols: wire::parse_exchange_info(bodies[1].1.as_bytes())?.symbols,
         weight_limit: None,
-        quote_volumes: wire::parse_tickers(bodies[2].1.as_bytes())?,
-        books: wire::parse_books(bodies[3].1.as_bytes())?,
+        quote_volumes: wire::parse_tickers(bodies[2].1.as_bytes())?.values,
+        books: wire::parse_books(bodies[3].1.as_bytes())?.values,
+        conflicts: std::collections::BTreeMap::new(),
     };
     let (candidates, _) = screen(&overview, &DEFAULT_FILTERS, &Lists::default());
     let start = request_start(SERVER_TIME);

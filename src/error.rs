@@ -20,8 +20,11 @@ pub enum FailClosed {
         url: String,
         retry_after_s: Option<u64>,
     },
-    #[error("the run's deadline of {0}s passed before the data was complete")]
-    Deadline(u64),
+    #[error(
+        "the run's deadline of {seconds}s passed before the data was complete{}",
+        if waiting.is_empty() { String::new() } else { format!(": {waiting}") }
+    )]
+    Deadline { seconds: u64, waiting: String },
     #[error("candle fetches failed for {failed} of {needed} symbols (more than 2%): {examples}")]
     CandleFailures {
         failed: usize,

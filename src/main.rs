@@ -19,7 +19,7 @@ fn main() -> std::process::ExitCode {
         // the reader went away (`universe show | head`): nothing left to say
         Err(error) if is_broken_pipe(&error) => universe::ExitCode::Success,
         Err(error) => {
-            eprintln!("universe: error: {error:#}");
+            universe::warn!("universe: error: {error:#}");
             universe::exit::classify(&error)
         }
     };

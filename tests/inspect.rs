@@ -309,18 +309,57 @@ fn a_redis_password_never_appears_in_output() {
 #[test]
 fn control_characters_in_symbol_names_are_escaped_on_a_terminal() {
     let home = tempfile::tempdir().unwrap();
-    let mut market = market_now(3);
+    let mut market = market_now(6);
+    // a name with control characters cannot be a symbol: excluded before it is used
     market.listing_mut("S01USDT").symbol = "S01\u{1b}[2JUSDT".into();
+    market.listing_mut("S02USDT").symbol = "S02\u{9b}2JUSDT".into();
     let exchange = FakeBinance::start(market);
     let run = universe(home.path(), &["generate", "--base-url", &exchange.url]);
     run.assert_code(0);
-    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
-    assert!(run.stdout.contains("S01\\u{1b}[2JUSDT"), "{}", run.stdout);
-    let show = universe(home.path(), &["show"]);
+    for out in [&run.stdout, &run.stderr] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{9b}'),
+            "{out:?}"
+        );
+    }
+    assert!(run.stdout.contains("bad_symbol 2"), "{}", run.stdout);
+    assert_eq!(exchange.count("S01"), 0, "no request names it");
+    let json = universe(
+        home.path(),
+        &[
+            "generate",
+            "--base-url",
+            &exchange.url,
+            "--dry-run",
+            "--json",
+        ],
+    );
+    json.assert_code(0);
     assert!(
-        !show.stdout.contains('\u{1b}') && show.stdout.contains("S01\\u{1b}[2JUSDT"),
+        !json.stdout.contains('\u{1b}') && !json.stdout.contains('\u{9b}'),
+        "{:?}",
+        json.stdout
+    );
+    assert!(
+        json.stdout.contains(r"S02\u009b2JUSDT"),
+        "C1 escaped in JSON too"
+    );
+    let bad = json.json()["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["symbol"] == "S01\u{1b}[2JUSDT")
+        .cloned()
+        .unwrap();
+    assert_eq!(bad["excluded"], "bad_symbol");
+    let explain = universe(
+        home.path(),
+        &["explain", "--base-url", &exchange.url, "S01\u{1b}[2JUSDT"],
+    );
+    assert!(
+        !explain.stdout.contains('\u{1b}') && explain.stdout.contains("S01\\u{1b}[2JUSDT"),
         "{}",
-        show.stdout
+        explain.stdout
     );
 }
 

@@ -9,6 +9,7 @@ mod contract;
 mod faults;
 mod generate;
 mod golden;
+mod hostile;
 mod inspect;
 mod operator;
 mod rotation;

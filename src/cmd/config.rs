@@ -14,7 +14,7 @@ pub fn run(settings: &Settings, file: Option<&Path>, as_json: bool) -> anyhow::R
         super::print_json(&json!({"config_file": file, "entries": settings.entries}))?;
         return Ok(ExitCode::Success);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match file {
         Some(path) => writeln!(out, "# config file: {}", path.display())?,
         None => writeln!(out, "# no config file (--config, UNIVERSE_CONFIG)")?,

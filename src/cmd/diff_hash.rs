@@ -100,7 +100,7 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
             },
         }))?;
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         writeln!(
             out,
             "universe changes in {} over the last {}",
@@ -133,7 +133,7 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
         )?;
     }
     if stuck {
-        eprintln!(
+        crate::warn!(
             "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
             newest.universe_hash,
             output::span(unchanged_for),

@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> 
             "symbols": explanations,
         }))?;
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         for explanation in &explanations {
             print_one(&mut out, explanation)?;
         }

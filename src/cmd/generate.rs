@@ -49,8 +49,12 @@ impl From<&GenerateArgs> for Options {
 pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let source_choice = SourceChoice::parse(options.source.as_deref())?;
-    let (mut store, history) =
-        super::read_history(settings, options.held.as_deref(), !options.dry_run)?;
+    let (mut store, history) = super::read_history(
+        settings,
+        options.held.as_deref(),
+        !options.dry_run,
+        !options.dry_run,
+    )?;
     let source = source_choice.open(settings, started)?;
     let now = output::now_epoch();
     let plan = plan::make(
@@ -85,7 +89,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    super::grep_lines::write(&mut std::io::stderr().lock(), &plan, settings)?;
+    super::grep_lines::write(&mut crate::output::stderr(), &plan, settings)?;
     if options.json {
         super::print_json(&report(&policy, &plan, published.as_deref(), started))?;
     } else {
@@ -134,7 +138,7 @@ fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceChoice) {
             SourceChoice::Live => "the exchange's clock",
             SourceChoice::Snapshot(_) => "the snapshot's data time",
         };
-        eprintln!(
+        crate::warn!(
             "universe: warning: {what} ({}) differs from the local clock by {}; the policy's validity counts from the local clock",
             output::epoch(server_time_ms.div_euclid(1000)),
             output::span(skew)
@@ -358,7 +362,7 @@ fn print_summary(
     published: Option<&str>,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let refresh = &plan.refresh;
     let hash = policy.get(field::UNIVERSE_HASH).unwrap_or_default();
     let size = plan.choice.members.len();

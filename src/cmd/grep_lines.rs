@@ -26,7 +26,11 @@ enum Stage {
 
 fn stage(reason: Reason) -> Stage {
     match reason {
-        Reason::NotUsdtPerpetual | Reason::NotTrading | Reason::Delisting => Stage::Contract,
+        Reason::BadSymbol
+        | Reason::ConflictingRecords
+        | Reason::NotUsdtPerpetual
+        | Reason::NotTrading
+        | Reason::Delisting => Stage::Contract,
         Reason::TooNew => Stage::Age,
         Reason::Denied | Reason::NotAllowed | Reason::NoModel => Stage::Lists,
         Reason::NoTicker | Reason::Illiquid => Stage::Volume,

@@ -28,9 +28,9 @@ use crate::plan::History;
 use crate::settings::Settings;
 use crate::store::Store;
 
-/// Writes `value` as pretty JSON and a newline on stdout.
+/// Writes `value` as pretty JSON and a newline on stdout, C1 controls escaped too.
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout_json();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
@@ -77,7 +77,7 @@ impl SourceChoice {
             return Some(CandleCache::read_only(dir));
         }
         CandleCache::open(dir)
-            .map_err(|e| eprintln!("universe: warning: {e}; fetching every symbol in full"))
+            .map_err(|e| crate::warn!("universe: warning: {e}; fetching every symbol in full"))
             .ok()
     }
 
@@ -91,14 +91,19 @@ impl SourceChoice {
 }
 
 /// The store and what it remembers. With `must_open` a store that cannot be read is an
-/// error; without, a warning, and the run goes on as a first run.
+/// error; without, a warning, and the run goes on as a first run. `publishing` checks
+/// that the store could take the publish, before any exchange weight is spent.
 fn read_history(
     settings: &Settings,
     held: Option<&[String]>,
     must_open: bool,
+    publishing: bool,
 ) -> anyhow::Result<(Option<Box<dyn Store>>, History)> {
     let attempt = || -> Result<_, crate::error::StoreError> {
         let mut store = settings.open_store()?;
+        if publishing {
+            store.preflight()?;
+        }
         let history = History::read(
             store.as_mut(),
             held,
@@ -110,7 +115,7 @@ fn read_history(
     match attempt() {
         Ok((store, history)) => Ok((Some(store), history)),
         Err(error) if !must_open => {
-            eprintln!("universe: warning: {error}; going on without the previous universe");
+            crate::warn!("universe: warning: {error}; going on without the previous universe");
             Ok((None, History::without_store(held)))
         }
         Err(error) => Err(error).context("reading the store before the refresh"),
@@ -126,7 +131,8 @@ fn plan_without_publishing(
 ) -> anyhow::Result<crate::plan::Plan> {
     let started = Instant::now();
     let source = SourceChoice::parse(selection.source.as_deref())?;
-    let (_store, history) = read_history(settings, selection.held.as_deref(), must_open_store)?;
+    let (_store, history) =
+        read_history(settings, selection.held.as_deref(), must_open_store, false)?;
     crate::plan::make(
         source.open(settings, started)?.as_ref(),
         settings,

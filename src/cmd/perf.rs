@@ -44,13 +44,13 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
             );
             let written = store.set_performance(&args.symbol, &record)?;
             if written.shared {
-                eprintln!(
+                crate::warn!(
                     "universe: warning: {} is also written by another service (the performance tracker); its win_rate and total_trades were left as they are, and only universe's own fields (total_pnl, max_drawdown and the running sums) were set",
                     printable(&args.symbol)
                 );
             }
             writeln!(
-                std::io::stdout(),
+                crate::output::stdout(),
                 "recorded {} in {}",
                 printable(&args.symbol),
                 store.describe()
@@ -79,7 +79,7 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                     .iter()
                     .map(|c| printable(c).into_owned())
                     .collect();
-                eprintln!(
+                crate::warn!(
                     "universe: claimed {} trade entries that {} read and left pending for over {} (a run stopped half-way); folding them now",
                     report.claimed,
                     from.join(", "),
@@ -87,7 +87,7 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                 );
             }
             for (id, why) in &report.malformed {
-                eprintln!(
+                crate::warn!(
                     "universe: malformed trade entry {id} left pending: {}",
                     printable(why)
                 );
@@ -96,7 +96,7 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
                 super::print_json(&json!(report))?;
             } else {
                 writeln!(
-                    std::io::stdout(),
+                    crate::output::stdout(),
                     "ingested {} trades into {} symbols' records; {} malformed entries left pending",
                     report.ingested,
                     report.symbols.len(),
@@ -124,7 +124,7 @@ fn show(
         super::print_json(&json!(records))?;
         return Ok(ExitCode::Success);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "{:<16} {:>7} {:>12} {:>9} {:>7} {:>7} {:>7}  updated",

@@ -46,7 +46,7 @@ pub fn run(config: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         super::print_json(&json!({"store": store.describe(), "passed": passed, "checks": checks}))?;
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         writeln!(out, "proof of the policy in {}", store.describe())?;
         for c in &checks {
             let verdict = if c.pass { "PASS" } else { "FAIL" };

@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     audit.insert("reason".into(), "manual rollback".into());
     super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
     writeln!(
-        std::io::stdout(),
+        crate::output::stdout(),
         "rolled back to universe {} ({} symbols, from run {}) in {}; valid until {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
         policy.symbols()?.len(),

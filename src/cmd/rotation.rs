@@ -15,7 +15,7 @@ pub fn run(settings: &Settings, args: &RotationArgs) -> anyhow::Result<ExitCode>
     if args.json {
         super::print_json(&json!({"rotation": plan.rotation, "models": plan.models}))?;
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         let r = &plan.rotation;
         writeln!(
             out,

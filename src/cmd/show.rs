@@ -28,7 +28,7 @@ pub fn run(settings: &Settings, format: Format) -> anyhow::Result<ExitCode> {
     match format {
         Format::Json => super::print_json(&to_json(&policy)?)?,
         Format::Table => print_table(&policy, &store.describe())?,
-        Format::AuditLine => writeln!(std::io::stdout(), "{}", audit_line(&policy)?)?,
+        Format::AuditLine => writeln!(crate::output::stdout(), "{}", audit_line(&policy)?)?,
     }
     Ok(ExitCode::Success)
 }
@@ -115,7 +115,7 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
     } else {
         format!("EXPIRED {} ago", output::span(left))
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "universe {} from {store}\nmade {}, valid until {} ({validity})\ngenerator {} {}, run {}",

@@ -44,7 +44,7 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
         .map_err(anyhow::Error::msg)?;
     let usage = recorder.usage();
     writeln!(
-        std::io::stdout(),
+        crate::output::stdout(),
         "recorded {} symbols' candles and 4 market responses into {} ({} requests, weight {})",
         refresh.candles_needed,
         out.display(),

@@ -115,15 +115,15 @@ impl Client {
         self.weight
             .fetch_add(u64::from(endpoint.weight()), Ordering::Relaxed);
         let limit = endpoint.body_limit();
-        let body = response.body_mut().with_config().limit(limit).read_to_vec();
+        let body = read_capped(response.body_mut(), limit);
         match (status, body) {
             (200, Ok(body)) => Ok(Attempt::Body(body)),
-            (200, Err(ureq::Error::BodyExceedsLimit(_))) => Err(FetchError::Malformed {
+            (200, Err(Read::TooLarge)) => Err(FetchError::Malformed {
                 url: url.to_owned(),
                 symbol: endpoint.symbol().map(str::to_owned),
-                detail: format!("body larger than {limit} bytes"),
+                detail: format!("body too large: more than {limit} bytes (after decompression)"),
             }),
-            (200, Err(error)) => Ok(Attempt::Retry(transport(url, &error))),
+            (200, Err(Read::Failed(error))) => Ok(Attempt::Retry(transport(url, &error))),
             (500..=599, body) => Ok(Attempt::Retry(status_error(url, status, body.ok()))),
             (_, body) => Err(status_error(url, status, body.ok())),
         }
@@ -174,6 +174,14 @@ impl Source for Client {
         self.deadline_s
     }
 
+    fn locate(&self, endpoint: &Endpoint<'_>) -> String {
+        format!("{}{}", self.base_url, endpoint.path_and_query())
+    }
+
+    fn observe_weight_limit(&self, limit: u32) {
+        self.gate.set_stated_limit(limit);
+    }
+
     fn usage(&self) -> Usage {
         Usage {
             requests: self.requests.load(Ordering::Relaxed),
@@ -188,6 +196,29 @@ impl Source for Client {
 fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE * 2u32.pow(attempt.saturating_sub(1).min(6));
     ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+/// Why a body could not be read.
+enum Read {
+    /// More than the cap, counted after decompression: a small gzip answer can inflate
+    /// to gigabytes.
+    TooLarge,
+    Failed(ureq::Error),
+}
+
+/// The body, decompressed, read to at most `limit` bytes (on the wire and inflated).
+fn read_capped(body: &mut ureq::Body, limit: u64) -> Result<Vec<u8>, Read> {
+    use std::io::Read as _;
+    let mut reader = body.with_config().limit(limit).reader().take(limit + 1);
+    let mut bytes = Vec::new();
+    match reader.read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > limit => Err(Read::TooLarge),
+        Ok(_) => Ok(bytes),
+        Err(e) => match ureq::Error::from(e) {
+            ureq::Error::BodyExceedsLimit(_) => Err(Read::TooLarge),
+            other => Err(Read::Failed(other)),
+        },
+    }
 }
 
 fn header<'r>(response: &'r ureq::http::Response<ureq::Body>, name: &str) -> Option<&'r str> {

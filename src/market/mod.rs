@@ -13,7 +13,7 @@ pub mod limiter;
 pub mod snapshot;
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -79,8 +79,9 @@ impl Endpoint<'_> {
     pub fn body_limit(&self) -> u64 {
         match self {
             Endpoint::Time => 4 << 10,
-            Endpoint::ExchangeInfo => 32 << 20,
-            Endpoint::Ticker24h | Endpoint::BookTicker => 8 << 20,
+            // the real one is under 1 MiB (2 MiB on the testnet, with 626 symbols)
+            Endpoint::ExchangeInfo => 8 << 20,
+            Endpoint::Ticker24h | Endpoint::BookTicker => 4 << 20,
             Endpoint::Klines { .. } => 1 << 20,
         }
     }
@@ -126,9 +127,9 @@ pub enum FetchError {
         url: String,
         retry_after_s: Option<u64>,
     },
-    /// The run's deadline passed. Fatal for the whole run.
-    #[error("the run's deadline passed")]
-    Deadline,
+    /// The run's deadline passed, or a wait (said here) would pass it. Fatal for the run.
+    #[error("the run's deadline passed{}", if .0.is_empty() { String::new() } else { format!(": {}", .0) })]
+    Deadline(String),
     #[error("{url}: HTTP {status} after {attempts} attempt(s): {body}")]
     Status {
         url: String,
@@ -155,14 +156,17 @@ pub enum FetchError {
 impl FetchError {
     /// Errors after which no further request may be sent.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, FetchError::Banned { .. } | FetchError::Deadline)
+        matches!(self, FetchError::Banned { .. } | FetchError::Deadline(_))
     }
 
     /// The run-level failure this error becomes when it hits a required endpoint.
     pub fn into_fail_closed(self, what: &str, deadline_s: u64) -> FailClosed {
         match self {
             FetchError::Banned { url, retry_after_s } => FailClosed::Banned { url, retry_after_s },
-            FetchError::Deadline => FailClosed::Deadline(deadline_s),
+            FetchError::Deadline(waiting) => FailClosed::Deadline {
+                seconds: deadline_s,
+                waiting,
+            },
             other => FailClosed::Fetch {
                 what: what.to_owned(),
                 detail: other.to_string(),
@@ -185,6 +189,14 @@ pub trait Source: Sync {
     fn usage(&self) -> Usage {
         Usage::default()
     }
+
+    /// Where `endpoint`'s body comes from, for messages: a URL, or a snapshot's file.
+    fn locate(&self, endpoint: &Endpoint<'_>) -> String {
+        endpoint.path_and_query()
+    }
+
+    /// The `REQUEST_WEIGHT` limit per minute exchangeInfo states for this IP.
+    fn observe_weight_limit(&self, _limit: u32) {}
 }
 
 /// What a run cost the exchange.
@@ -207,36 +219,76 @@ pub struct Overview {
     /// 24h quote volume by symbol.
     pub quote_volumes: HashMap<String, f64>,
     pub books: HashMap<String, Book>,
+    /// Symbols an answer listed more than once, differently: what differs.
+    pub conflicts: BTreeMap<String, String>,
 }
 
-/// Fetches time, exchangeInfo, 24h tickers and book tickers concurrently (one round trip).
-/// Any of them missing fails the run closed.
+/// Fetches the overview in two round trips: first the light requests (server time and
+/// exchangeInfo, weight 2), whose answers tell the gate the IP's used weight and the
+/// limit the exchange states; then the heavy all-symbol tickers (weight 45), planned
+/// within them. Any of the four missing fails the run closed.
 pub fn fetch_overview(source: &dyn Source) -> Result<Overview, FailClosed> {
     let fetch = |endpoint: Endpoint<'static>, what: &str| {
-        source
+        let body = source
             .fetch(&endpoint)
-            .map_err(|e| e.into_fail_closed(what, source.deadline_s()))
+            .map_err(|e| e.into_fail_closed(what, source.deadline_s()))?;
+        Ok::<_, FailClosed>((body, source.locate(&endpoint)))
     };
-    let (time, info, tickers, books) = std::thread::scope(|scope| {
-        let time = scope.spawn(|| fetch(Endpoint::Time, "server time (/fapi/v1/time)"));
-        let info = scope.spawn(|| fetch(Endpoint::ExchangeInfo, "exchangeInfo"));
-        let tickers = scope.spawn(|| fetch(Endpoint::Ticker24h, "24h tickers"));
-        let books = fetch(Endpoint::BookTicker, "book tickers");
-        (join(time), join(info), join(tickers), books)
-    });
-    let (time, info, tickers, books) = (time?, info?, tickers?, books?);
-    let malformed = |what: &str, detail: String| FailClosed::Fetch {
-        what: what.to_owned(),
+    let malformed = |what: &str, at: &str, detail: String| FailClosed::Fetch {
+        what: format!("{what} ({at})"),
         detail,
     };
-    let server_time = wire::parse_time(&time).map_err(|e| malformed("server time", e))?;
-    let exchange = wire::parse_exchange_info(&info).map_err(|e| malformed("exchangeInfo", e))?;
+    let (time, info) = std::thread::scope(|scope| {
+        let time = scope.spawn(|| fetch(Endpoint::Time, "server time (/fapi/v1/time)"));
+        let info = fetch(Endpoint::ExchangeInfo, "exchangeInfo");
+        (join(time), info)
+    });
+    let ((time, time_at), (info, info_at)) = (time?, info?);
+    let server_time = wire::parse_time(&time).map_err(|e| malformed("server time", &time_at, e))?;
+    let exchange =
+        wire::parse_exchange_info(&info).map_err(|e| malformed("exchangeInfo", &info_at, e))?;
+    drop(info);
+    if let Some(limit) = exchange.weight_limit {
+        source.observe_weight_limit(limit);
+    }
+    let (tickers, books) = std::thread::scope(|scope| {
+        let tickers = scope.spawn(|| fetch(Endpoint::Ticker24h, "24h tickers"));
+        let books = fetch(Endpoint::BookTicker, "book tickers");
+        (join(tickers), books)
+    });
+    let ((tickers, tickers_at), (books, books_at)) = (tickers?, books?);
+    let tickers =
+        wire::parse_tickers(&tickers).map_err(|e| malformed("24h tickers", &tickers_at, e))?;
+    let books = wire::parse_books(&books).map_err(|e| malformed("book tickers", &books_at, e))?;
+    let mut conflicts: BTreeMap<String, String> = BTreeMap::new();
+    for (symbol, detail) in exchange
+        .conflicts
+        .into_iter()
+        .chain(tickers.conflicts)
+        .chain(books.conflicts)
+    {
+        conflicts
+            .entry(symbol)
+            .and_modify(|d| {
+                d.push_str("; ");
+                d.push_str(&detail);
+            })
+            .or_insert(detail);
+    }
+    let mut symbols = exchange.symbols;
+    // a symbol whose exchangeInfo records conflict still gets its verdict
+    for symbol in conflicts.keys() {
+        if !symbols.iter().any(|s| &s.symbol == symbol) {
+            symbols.push(SymbolInfo::unknown(symbol));
+        }
+    }
     Ok(Overview {
         server_time,
-        symbols: exchange.symbols,
+        symbols,
         weight_limit: exchange.weight_limit,
-        quote_volumes: wire::parse_tickers(&tickers).map_err(|e| malformed("24h tickers", e))?,
-        books: wire::parse_books(&books).map_err(|e| malformed("book tickers", e))?,
+        quote_volumes: tickers.values,
+        books: books.values,
+        conflicts,
     })
 }
 
@@ -417,7 +469,7 @@ fn warm(source: &dyn Source, symbol: &str, cached: &[Candle], request: &CandleRe
 fn fetch_klines(source: &dyn Source, endpoint: &Endpoint<'_>) -> CandleResult {
     source.fetch(endpoint).and_then(|body| {
         wire::parse_klines(&body).map_err(|detail| FetchError::Malformed {
-            url: endpoint.path_and_query(),
+            url: source.locate(endpoint),
             symbol: endpoint.symbol().map(str::to_owned),
             detail,
         })

@@ -78,6 +78,13 @@ impl Source for SnapshotSource {
             FetchError::Snapshot(format!("snapshot file {}: {e}{hint}", path.display()))
         })
     }
+
+    fn locate(&self, endpoint: &Endpoint<'_>) -> String {
+        file_for(&self.dir, endpoint).map_or_else(
+            |_| endpoint.path_and_query(),
+            |path| format!("snapshot file {}", path.display()),
+        )
+    }
 }
 
 /// Passes requests to `inner` and writes every body it returns into a snapshot folder.
@@ -137,6 +144,14 @@ impl<S: Source> Source for Recorder<S> {
 
     fn usage(&self) -> Usage {
         self.inner.usage()
+    }
+
+    fn locate(&self, endpoint: &Endpoint<'_>) -> String {
+        self.inner.locate(endpoint)
+    }
+
+    fn observe_weight_limit(&self, limit: u32) {
+        self.inner.observe_weight_limit(limit);
     }
 }
 

@@ -27,6 +27,22 @@ pub struct SymbolInfo {
     pub onboard_date: i64,
 }
 
+impl SymbolInfo {
+    /// A stand-in for a symbol whose records conflict: it is excluded for that before any
+    /// of these fields is read.
+    pub fn unknown(symbol: &str) -> Self {
+        Self {
+            symbol: symbol.to_owned(),
+            contract_type: String::new(),
+            status: String::new(),
+            quote_asset: String::new(),
+            margin_asset: String::new(),
+            delivery_date: 0,
+            onboard_date: 0,
+        }
+    }
+}
+
 /// Best bid and ask.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Book {
@@ -37,8 +53,62 @@ pub struct Book {
 /// The parts of exchangeInfo a refresh uses.
 #[derive(Debug)]
 pub struct ExchangeInfo {
+    /// One record per symbol, in the order of first appearance.
     pub symbols: Vec<SymbolInfo>,
     pub weight_limit: Option<u32>,
+    /// Symbols listed more than once with different records, and how they differ.
+    pub conflicts: Vec<(String, String)>,
+}
+
+/// An all-symbol answer as one value per symbol. A symbol listed twice with the same
+/// value is listed once; listed with different values it is a conflict, kept out of
+/// `values` (never "the last one wins") and said in `conflicts`.
+#[derive(Debug, Default)]
+pub struct PerSymbol<T> {
+    pub values: HashMap<String, T>,
+    pub conflicts: Vec<(String, String)>,
+}
+
+impl<T> PerSymbol<T> {
+    fn collect(
+        items: impl IntoIterator<Item = (String, T)>,
+        same: impl Fn(&T, &T) -> bool,
+        show: impl Fn(&T) -> String,
+        what: &str,
+    ) -> Self {
+        let mut values: HashMap<String, T> = HashMap::new();
+        let mut conflicting: HashMap<String, Vec<String>> = HashMap::new();
+        for (symbol, value) in items {
+            if let Some(seen) = conflicting.get_mut(&symbol) {
+                seen.push(show(&value));
+                continue;
+            }
+            match values.get(&symbol) {
+                Some(first) if same(first, &value) => {}
+                Some(first) => {
+                    let shown = vec![show(first), show(&value)];
+                    values.remove(&symbol);
+                    conflicting.insert(symbol, shown);
+                }
+                None => {
+                    values.insert(symbol, value);
+                }
+            }
+        }
+        let mut conflicts: Vec<(String, String)> = conflicting
+            .into_iter()
+            .map(|(symbol, shown)| {
+                let detail = format!(
+                    "{what} lists it {} times, differently: {}",
+                    shown.len(),
+                    shown.join(" vs ")
+                );
+                (symbol, detail)
+            })
+            .collect();
+        conflicts.sort();
+        Self { values, conflicts }
+    }
 }
 
 /// A decimal that Binance sends as a string (a JSON number is accepted too).
@@ -80,7 +150,7 @@ pub fn parse_time(body: &[u8]) -> Result<i64, String> {
     struct Time {
         server_time: i64,
     }
-    let time: Time = from_slice(body)?;
+    let time: Time = from_object(body)?;
     if time.server_time <= 0 {
         return Err(format!("serverTime {} is not a time", time.server_time));
     }
@@ -105,35 +175,57 @@ pub fn parse_exchange_info(body: &[u8]) -> Result<ExchangeInfo, String> {
         rate_limits: Vec<RateLimit>,
         symbols: Vec<SymbolInfo>,
     }
-    let info: Info = from_slice(body)?;
+    let info: Info = from_object(body)?;
     let weight_limit = info
         .rate_limits
         .iter()
         .find(|r| r.kind == "REQUEST_WEIGHT" && r.interval == "MINUTE" && r.interval_num == 1)
         .map(|r| r.limit);
+    let order: Vec<String> = info.symbols.iter().map(|s| s.symbol.clone()).collect();
+    let unique = PerSymbol::collect(
+        info.symbols.into_iter().map(|s| (s.symbol.clone(), s)),
+        PartialEq::eq,
+        |s| {
+            format!(
+                "({} {} {}/{} delivery {} onboard {})",
+                s.status,
+                s.contract_type,
+                s.quote_asset,
+                s.margin_asset,
+                s.delivery_date,
+                s.onboard_date
+            )
+        },
+        "exchangeInfo",
+    );
+    let mut values = unique.values;
+    let symbols = order.iter().filter_map(|s| values.remove(s)).collect();
     Ok(ExchangeInfo {
-        symbols: info.symbols,
+        symbols,
         weight_limit,
+        conflicts: unique.conflicts,
     })
 }
 
 /// All-symbol 24h tickers: quote volume by symbol.
-pub fn parse_tickers(body: &[u8]) -> Result<HashMap<String, f64>, String> {
+pub fn parse_tickers(body: &[u8]) -> Result<PerSymbol<f64>, String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Ticker {
         symbol: String,
         quote_volume: Decimal,
     }
-    let tickers: Vec<Ticker> = from_slice(body)?;
-    Ok(tickers
-        .into_iter()
-        .map(|t| (t.symbol, t.quote_volume.0))
-        .collect())
+    let tickers: Vec<Ticker> = from_array(body)?;
+    Ok(PerSymbol::collect(
+        tickers.into_iter().map(|t| (t.symbol, t.quote_volume.0)),
+        |a, b| a.to_bits() == b.to_bits(),
+        |v| format!("quote volume {v}"),
+        "the 24h ticker",
+    ))
 }
 
 /// All-symbol book tickers: best bid and ask by symbol.
-pub fn parse_books(body: &[u8]) -> Result<HashMap<String, Book>, String> {
+pub fn parse_books(body: &[u8]) -> Result<PerSymbol<Book>, String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct BookTicker {
@@ -141,24 +233,26 @@ pub fn parse_books(body: &[u8]) -> Result<HashMap<String, Book>, String> {
         bid_price: Decimal,
         ask_price: Decimal,
     }
-    let books: Vec<BookTicker> = from_slice(body)?;
-    Ok(books
-        .into_iter()
-        .map(|b| {
+    let books: Vec<BookTicker> = from_array(body)?;
+    Ok(PerSymbol::collect(
+        books.into_iter().map(|b| {
             let book = Book {
                 bid: b.bid_price.0,
                 ask: b.ask_price.0,
             };
             (b.symbol, book)
-        })
-        .collect())
+        }),
+        |a, b| a.bid.to_bits() == b.bid.to_bits() && a.ask.to_bits() == b.ask.to_bits(),
+        |b| format!("bid {} ask {}", b.bid, b.ask),
+        "the book ticker",
+    ))
 }
 
 /// Klines rows `[openTime, open, high, low, close, volume, closeTime, …]`, oldest first.
 ///
 /// Open times must be strictly increasing multiples of 15 minutes.
 pub fn parse_klines(body: &[u8]) -> Result<Vec<Candle>, String> {
-    let rows: Vec<KlineRow> = from_slice(body)?;
+    let rows: Vec<KlineRow> = from_array(body)?;
     let candles: Vec<Candle> = rows.into_iter().map(|row| row.0).collect();
     for (i, pair) in candles.windows(2).enumerate() {
         if pair[1].open_time <= pair[0].open_time {
@@ -207,6 +301,29 @@ impl<'de> Deserialize<'de> for KlineRow {
             }
         }
         deserializer.deserialize_seq(RowVisitor)
+    }
+}
+
+/// A body whose top level must be a JSON object (serde would also take an array for a
+/// struct: `[1761220350000]` is not a `/time` answer).
+fn from_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    expect_top(body, b'{', "an object")?;
+    from_slice(body)
+}
+
+/// A body whose top level must be a JSON array.
+fn from_array<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    expect_top(body, b'[', "an array")?;
+    from_slice(body)
+}
+
+fn expect_top(body: &[u8], open: u8, what: &str) -> Result<(), String> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(&first) if first == open => Ok(()),
+        _ => Err(format!(
+            "expected {what} at the top level (body starts {:?})",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        )),
     }
 }
 
@@ -285,9 +402,75 @@ mod tests {
     fn tickers_and_books_parse_decimal_strings() {
         let tickers =
             parse_tickers(br#"[{"symbol":"A","quoteVolume":"123.5","lastPrice":"1"}]"#).unwrap();
-        assert_eq!(tickers["A"], 123.5);
+        assert_eq!(tickers.values["A"], 123.5);
         let books = parse_books(br#"[{"symbol":"A","bidPrice":"1.0","askPrice":"1.1"}]"#).unwrap();
-        assert_eq!(books["A"], Book { bid: 1.0, ask: 1.1 });
+        assert_eq!(books.values["A"], Book { bid: 1.0, ask: 1.1 });
         assert!(parse_books(br#"{"code":-1003,"msg":"Too many requests"}"#).is_err());
+    }
+
+    #[test]
+    fn the_top_level_must_be_what_binance_sends() {
+        assert!(
+            parse_time(b"[1761220350000]")
+                .unwrap_err()
+                .contains("expected an object")
+        );
+        assert_eq!(
+            parse_time(b" {\"serverTime\":1761220350000}").unwrap(),
+            1_761_220_350_000
+        );
+        let as_array = br#"[[], [{"symbol":"BTCUSDT","contractType":"PERPETUAL","status":"TRADING","quoteAsset":"USDT",
+            "marginAsset":"USDT","deliveryDate":4133404800000,"onboardDate":1569398400000}]]"#;
+        assert!(parse_exchange_info(as_array).is_err());
+        assert!(parse_tickers(br#"{"symbol":"A","quoteVolume":"1"}"#).is_err());
+        assert!(parse_klines(br#"{"0":[1,"1","1","1","1"]}"#).is_err());
+    }
+
+    #[test]
+    fn duplicates_collapse_when_equal_and_conflict_when_not() {
+        let record = |status: &str| {
+            format!(
+                r#"{{"symbol":"XPINUSDT","contractType":"PERPETUAL","status":"{status}","quoteAsset":"USDT","marginAsset":"USDT","deliveryDate":4133404800000,"onboardDate":1569398400000}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"symbols":[{},{},{}]}}"#,
+            record("TRADING"),
+            record("TRADING"),
+            record("TRADING").replace("XPIN", "ZZZ")
+        );
+        let info = parse_exchange_info(body.as_bytes()).unwrap();
+        let names: Vec<&str> = info.symbols.iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(
+            names,
+            ["XPINUSDT", "ZZZUSDT"],
+            "identical records collapse to one"
+        );
+        assert!(info.conflicts.is_empty());
+        let body = format!(
+            r#"{{"symbols":[{},{}]}}"#,
+            record("TRADING"),
+            record("SETTLING")
+        );
+        let info = parse_exchange_info(body.as_bytes()).unwrap();
+        assert!(info.symbols.is_empty(), "never the last one wins");
+        assert_eq!(info.conflicts.len(), 1);
+        assert!(
+            info.conflicts[0].1.contains("TRADING") && info.conflicts[0].1.contains("SETTLING")
+        );
+
+        let tickers = parse_tickers(
+            br#"[{"symbol":"A","quoteVolume":"1"},{"symbol":"A","quoteVolume":"1"},
+                 {"symbol":"B","quoteVolume":"1"},{"symbol":"B","quoteVolume":"900000000"}]"#,
+        )
+        .unwrap();
+        assert_eq!(tickers.values.len(), 1);
+        assert_eq!(tickers.conflicts[0].0, "B");
+        let books = parse_books(
+            br#"[{"symbol":"A","bidPrice":"1","askPrice":"2"},{"symbol":"A","bidPrice":"1","askPrice":"3"}]"#,
+        )
+        .unwrap();
+        assert!(books.values.is_empty());
+        assert!(books.conflicts[0].1.contains("bid 1 ask 2 vs bid 1 ask 3"));
     }
 }

@@ -10,6 +10,21 @@ use serde::Serialize;
 use super::{Candidate, Excluded, Lists, Reason};
 use crate::market::{Overview, SymbolInfo};
 
+/// The longest name a symbol may have, in bytes.
+pub const MAX_SYMBOL_BYTES: usize = 32;
+
+/// Whether `name` can be a symbol: 1 to 32 bytes, no control characters or white space,
+/// nothing that could leave a folder or hide in it (`/`, `\\`, `..`, a leading `.`).
+/// Anything else is excluded before its name is used for a request, a file or a line.
+pub fn is_symbol_name(name: &str) -> bool {
+    (1..=MAX_SYMBOL_BYTES).contains(&name.len())
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '\\')
+}
+
 /// `deliveryDate` before this (2100-01-01) means a delivery, i.e. a delisting, is scheduled.
 pub const NO_DELIVERY_BEFORE_MS: i64 = 4_102_444_800_000;
 const DAY_MS: f64 = 86_400_000.0;
@@ -68,11 +83,41 @@ fn checks_and_facts(
     lists: &Lists,
 ) -> (Vec<Check>, Facts) {
     let age_days = (overview.server_time - info.onboard_date) as f64 / DAY_MS;
-    let mut list = listing_checks(info, age_days, filters);
+    let mut list = record_checks(info, overview);
+    list.extend(listing_checks(info, age_days, filters));
     list.extend(list_checks(&info.symbol, lists));
     let (market, facts) = market_checks(&info.symbol, overview, filters);
     list.extend(market);
     (list, Facts { age_days, ..facts })
+}
+
+/// Whether the name can be a symbol, and whether the exchange said one thing about it.
+fn record_checks(info: &SymbolInfo, overview: &Overview) -> Vec<Check> {
+    let conflict = overview.conflicts.get(&info.symbol);
+    vec![
+        check(
+            "symbol_name",
+            format!(
+                "{} bytes{}",
+                info.symbol.len(),
+                if is_symbol_name(&info.symbol) {
+                    ""
+                } else {
+                    ", not a symbol name"
+                }
+            ),
+            format!("1 to {MAX_SYMBOL_BYTES} bytes, no control characters, spaces, /, \\ or .."),
+            is_symbol_name(&info.symbol),
+            Reason::BadSymbol,
+        ),
+        check(
+            "one_record",
+            conflict.map_or_else(|| "listed once".into(), Clone::clone),
+            "one record per symbol in each answer".into(),
+            conflict.is_none(),
+            Reason::ConflictingRecords,
+        ),
+    ]
 }
 
 /// What exchangeInfo says: contract, status, delivery, age.
@@ -223,7 +268,8 @@ pub fn screen(
         let (checks, facts) = checks_and_facts(info, overview, filters, lists);
         match checks.into_iter().find(|c| !c.pass) {
             Some(failed) => excluded.push(Excluded {
-                symbol: info.symbol.clone(),
+                // a name that is not one is cut: it may be 10 kB
+                symbol: crate::output::cut(&info.symbol, MAX_SYMBOL_BYTES).into_owned(),
                 reason: failed.reason,
                 detail: format!("{} (needs {})", failed.seen, failed.threshold),
             }),
@@ -255,6 +301,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             books: book.map(|b| (symbol, b)).into_iter().collect(),
+            conflicts: std::collections::BTreeMap::new(),
         }
     }
 
@@ -437,8 +484,54 @@ mod tests {
         let (candidates, _) = screen(&o, &FILTERS, &Lists::default());
         assert!((candidates[0].spread_bps - 10.0).abs() < 1e-9);
         let checks = checks(&o.symbols[0], &o, &FILTERS, &Lists::default());
-        assert_eq!(checks.len(), 10);
+        assert_eq!(
+            checks.len(),
+            12,
+            "2 on the record, 4 listing, 2 lists, 4 market"
+        );
         assert!(checks.iter().all(|c| c.pass));
-        assert_eq!(checks[9].threshold, "≤ 10 bps");
+        assert_eq!(checks[11].threshold, "≤ 10 bps");
+    }
+
+    #[test]
+    fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
+        for bad in ["", "../etc", "A/B", ".X", "A B", "X\u{1b}]0;t\u{7}", "a\\b"] {
+            assert!(!is_symbol_name(bad), "{bad:?}");
+        }
+        assert!(!is_symbol_name(&"X".repeat(33)));
+        for good in ["BTCUSDT", "1000PEPEUSDT", "币安人生USDT", &"X".repeat(32)] {
+            assert!(is_symbol_name(good), "{good:?}");
+        }
+        let long = format!("{}USDT", "X".repeat(10_000));
+        let mut o = overview(
+            SymbolInfo {
+                symbol: long.clone(),
+                ..info()
+            },
+            Some(5e6),
+            Some(Book {
+                bid: 1.0,
+                ask: 1.0001,
+            }),
+        );
+        let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+        assert_eq!(excluded[0].reason, Reason::BadSymbol);
+        assert!(
+            excluded[0].symbol.len() < 64,
+            "the name is cut: {}",
+            excluded[0].symbol.len()
+        );
+        o.symbols[0].symbol = "XUSDT".into();
+        o.conflicts.insert(
+            "XUSDT".into(),
+            "exchangeInfo lists it 2 times, differently".into(),
+        );
+        let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+        assert_eq!(excluded[0].reason, Reason::ConflictingRecords);
+        assert!(
+            excluded[0].detail.contains("2 times"),
+            "{}",
+            excluded[0].detail
+        );
     }
 }

@@ -28,6 +28,11 @@ pub use score::{FeatureValues, Regime, Scored, Weights, apply_hybrid, score};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
+    /// A name that cannot be a symbol: empty, longer than 32 bytes, with control
+    /// characters, white space, `/`, `\\` or `..`, or starting with `.`.
+    BadSymbol,
+    /// Listed more than once, differently, in exchangeInfo or an all-symbol ticker.
+    ConflictingRecords,
     /// Not a PERPETUAL contract quoted and margined in USDT.
     NotUsdtPerpetual,
     /// `status` is not TRADING.
@@ -61,6 +66,8 @@ pub enum Reason {
 impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
+            Reason::BadSymbol => "bad_symbol",
+            Reason::ConflictingRecords => "conflicting_records",
             Reason::NotUsdtPerpetual => "not_usdt_perpetual",
             Reason::NotTrading => "not_trading",
             Reason::Delisting => "delisting",

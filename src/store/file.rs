@@ -48,24 +48,50 @@ impl FileStore {
         let audit_path = self.dir.join(AUDIT_FILE);
         let mut audit = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&audit_path)
             .map_err(|e| self.error(format!("opening {}: {e}", audit_path.display())))?;
-        let audit_len = audit
-            .seek(SeekFrom::End(0))
-            .map_err(|e| self.error(format!("{}: {e}", audit_path.display())))?;
+        let audit_len = self.repair_torn_tail(&mut audit, &audit_path)?;
         let mut line = serde_json::to_vec(&publication.audit).expect("strings serialise");
         line.push(b'\n');
-        audit
-            .write_all(&line)
-            .and_then(|()| audit.sync_data())
-            .map_err(|e| self.error(format!("appending to {}: {e}", audit_path.display())))?;
+        // a failed append (a full disk) is taken back to the last whole line
+        if let Err(e) = audit.write_all(&line).and_then(|()| audit.sync_data()) {
+            let restored = audit.set_len(audit_len).and_then(|()| audit.sync_data());
+            return Err(self.error(match restored {
+                Ok(()) => format!("appending to {}: {e}", audit_path.display()),
+                Err(r) => format!(
+                    "appending to {}: {e}; cutting it back to {audit_len} bytes failed too ({r}): its last line is torn and will be repaired by the next publish",
+                    audit_path.display()
+                ),
+            }));
+        }
         // the rename is the commit; if it fails, the audit line is taken back
         if let Err(e) = self.replace_policy(&publication.policy) {
             let _ = audit.set_len(audit_len).and_then(|()| audit.sync_data());
             return Err(e);
         }
         Ok(())
+    }
+
+    /// The audit file's length once a torn last line (a write a crash or a full disk cut
+    /// off, with no line feed) is cut away, saying so on stderr.
+    fn repair_torn_tail(&self, audit: &mut File, path: &Path) -> Result<u64, StoreError> {
+        let io_error = |e: io::Error| self.error(format!("{}: {e}", path.display()));
+        let len = audit.seek(SeekFrom::End(0)).map_err(io_error)?;
+        let whole = whole_lines_len(audit, len).map_err(io_error)?;
+        if whole < len {
+            audit
+                .set_len(whole)
+                .and_then(|()| audit.sync_data())
+                .map_err(io_error)?;
+            crate::warn!(
+                "universe: warning: {} ended in a torn line of {} bytes (a write was cut off); removed it",
+                path.display(),
+                len - whole
+            );
+        }
+        Ok(whole)
     }
 
     fn replace_policy(&self, policy: &Policy) -> Result<(), StoreError> {
@@ -136,6 +162,25 @@ impl Store for FileStore {
 
     fn load_policy(&mut self) -> Result<Option<Policy>, StoreError> {
         self.read_policy()
+    }
+
+    /// The folder can be created, a file written in it, and the audit file appended to.
+    fn preflight(&mut self) -> Result<(), StoreError> {
+        self.locked(|store| {
+            let probe = store.dir.join(format!(".probe.{}.tmp", std::process::id()));
+            let written = File::create(&probe).and_then(|mut f| f.write_all(b"probe"));
+            let _ = fs::remove_file(&probe);
+            written.map_err(|e| {
+                store.error(format!("cannot write in {}: {e}", store.dir.display()))
+            })?;
+            let audit = store.dir.join(AUDIT_FILE);
+            if audit.exists() {
+                OpenOptions::new().append(true).open(&audit).map_err(|e| {
+                    store.error(format!("cannot append to {}: {e}", audit.display()))
+                })?;
+            }
+            Ok(())
+        })
     }
 
     fn publish(
@@ -228,8 +273,24 @@ impl Store for FileStore {
             Err(e) => return Err(self.error(format!("reading {}: {e}", path.display()))),
         };
         let mut trail = Vec::new();
-        for (index, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| self.error(format!("reading {}: {e}", path.display())))?;
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        for index in 0.. {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| self.error(format!("reading {}: {e}", path.display())))?;
+            if read == 0 {
+                break;
+            }
+            if !line.ends_with('\n') {
+                // a write cut off by a crash or a full disk: not an entry, and not damage
+                crate::warn!(
+                    "universe: warning: {} ends in a torn line of {read} bytes (a write was cut off); ignoring it, the next publish removes it",
+                    path.display()
+                );
+                break;
+            }
             if line.trim().is_empty() {
                 continue;
             }
@@ -247,6 +308,24 @@ impl Store for FileStore {
         }
         Ok(trail)
     }
+}
+
+/// The length of `file` up to and including its last line feed (0 when it has none).
+fn whole_lines_len(file: &mut File, len: u64) -> io::Result<u64> {
+    use std::io::Read as _;
+    let mut end = len;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// An exclusive lock held until the file is dropped.

@@ -131,6 +131,11 @@ pub trait Store {
         symbol: &str,
         record: &crate::rotation::perf::Performance,
     ) -> Result<crate::rotation::perf::Performance, StoreError>;
+    /// Checks, before a refresh spends any exchange weight, that a publish could go
+    /// through: Redis keys of the right types, a file store's folder writable.
+    fn preflight(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Every symbol with a performance record.
     fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError>;
     /// The model files seen so far; `None` before the first scan recorded a baseline.

@@ -73,6 +73,19 @@ impl Store for RedisStore {
         self.label.clone()
     }
 
+    fn preflight(&mut self) -> Result<(), StoreError> {
+        let keys = [
+            (self.keys.policy_key(), "hash"),
+            (self.keys.audit_key(), "stream"),
+            (self.keys.updates_key(), "stream"),
+        ];
+        let keys: Vec<(&str, &str)> = keys.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+        self.check_types(&keys)?;
+        redis::cmd("UNWATCH")
+            .exec(&mut self.connection)
+            .map_err(|e| self.error(e))
+    }
+
     fn load_policy(&mut self) -> Result<Option<Policy>, StoreError> {
         let policy_key = self.keys.policy_key();
         let fields: BTreeMap<String, String> = redis::cmd("HGETALL")
@@ -89,11 +102,15 @@ impl Store for RedisStore {
     ) -> Result<(), StoreError> {
         let policy_key = self.keys.policy_key();
         let (audit_key, updates_key) = (self.keys.audit_key(), self.keys.updates_key());
+        // Redis does not roll a transaction back when one command in EXEC fails (a key of
+        // the wrong type): every key the publish writes is WATCHed and its type checked
+        // first, so the EXEC below cannot meet an error that would leave half a publish.
+        self.check_types(&[
+            (&policy_key, "hash"),
+            (&audit_key, "stream"),
+            (&updates_key, "stream"),
+        ])?;
         let con = &mut self.connection;
-        redis::cmd("WATCH")
-            .arg(&policy_key)
-            .exec(con)
-            .map_err(|e| StoreError::new(self.label.clone(), e))?;
         let current: Option<String> = redis::cmd("HGET")
             .arg(&policy_key)
             .arg(field::POLICY_HASH)
@@ -283,6 +300,29 @@ fn hset(pipe: &mut redis::Pipeline, key: &str, record: &Performance) {
 }
 
 impl RedisStore {
+    /// Watches `keys` and checks that each is absent or of its expected type; on a wrong
+    /// type nothing is written and the error names the key.
+    fn check_types(&mut self, keys: &[(&str, &str)]) -> Result<(), StoreError> {
+        let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+        redis::cmd("WATCH")
+            .arg(&names)
+            .exec(&mut self.connection)
+            .map_err(|e| self.error(e))?;
+        for (key, expected) in keys {
+            let found: String = redis::cmd("TYPE")
+                .arg(*key)
+                .query(&mut self.connection)
+                .map_err(|e| self.error(e))?;
+            if found != "none" && found != *expected {
+                let _ = redis::cmd("UNWATCH").exec(&mut self.connection);
+                return Err(self.error(format!(
+                    "{key} holds a {found}, not a {expected}: another program wrote it; nothing was written"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn fields(&mut self, key: &str) -> Result<BTreeMap<String, String>, StoreError> {
         redis::cmd("HGETALL")
             .arg(key)

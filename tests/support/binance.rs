@@ -25,6 +25,11 @@ pub enum Fault {
     Hang(Duration),
     /// 200 with this body.
     Body(String),
+    /// This status with this raw body (a hostile error message, say).
+    StatusBody(u16, String),
+    /// 200 with `Content-Encoding: gzip`: this many bytes of JSON white space after `[`,
+    /// compressed (a few kB on the wire).
+    GzipBomb(usize),
 }
 
 /// Misbehave on requests whose path and query contain `matching`, `times` times
@@ -120,9 +125,15 @@ impl FakeBinance {
             .count()
     }
 
-    /// Blocks until a request containing `matching` has arrived.
+    /// Blocks until a request containing `matching` has arrived; a regression that never
+    /// sends it fails the test after 20 s instead of hanging CI.
     pub fn wait_for(&self, matching: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
         while self.count(matching) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no request containing {matching:?} arrived within 20 s"
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -158,7 +169,8 @@ fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<Stat
     if let Some(Fault::Hang(wait)) = &fault {
         thread::sleep(*wait);
     }
-    let (status, body, retry_after) = match fault {
+    let gzip = matches!(fault, Some(Fault::GzipBomb(_)));
+    let (status, body, retry_after) = match fault.clone() {
         Some(Fault::Status(code)) => (
             code,
             r#"{"code":-1000,"msg":"An unknown error occurred."}"#.to_owned(),
@@ -175,10 +187,16 @@ fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<Stat
             Some(120),
         ),
         Some(Fault::Body(body)) => (200, body, None),
+        Some(Fault::StatusBody(code, body)) => (code, body, None),
+        Some(Fault::GzipBomb(_)) => (200, String::new(), None),
         Some(Fault::Hang(_)) | None => {
             let live_clock = state.lock().unwrap().live_clock;
             answer(&path, &market.lock().unwrap(), live_clock)
         }
+    };
+    let body = match fault {
+        Some(Fault::GzipBomb(size)) => bomb(size),
+        _ => body.into_bytes(),
     };
     let used = {
         let mut s = state.lock().unwrap();
@@ -200,14 +218,33 @@ fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<Stat
         s.log[entry].status = status;
         used
     };
-    let mut response = Response::from_string(body)
+    let mut response = Response::from_data(body)
         .with_status_code(status)
         .with_header(header("Content-Type", "application/json"))
         .with_header(header("X-MBX-USED-WEIGHT-1M", &used.to_string()));
+    if gzip {
+        response = response.with_header(header("Content-Encoding", "gzip"));
+    }
     if let Some(seconds) = retry_after {
         response = response.with_header(header("Retry-After", &seconds.to_string()));
     }
     let _ = request.respond(response);
+}
+
+/// `[` and `size` spaces, gzip-compressed: valid JSON so far, never finished, and about
+/// a thousandth of its inflated size on the wire.
+fn bomb(size: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(b"[").unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        encoder.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    encoder.finish().unwrap()
 }
 
 fn header(name: &str, value: &str) -> Header {

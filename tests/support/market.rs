@@ -36,6 +36,8 @@ pub struct Listing {
 pub struct Market {
     pub server_time: i64,
     pub listings: Vec<Listing>,
+    /// The `REQUEST_WEIGHT` limit per minute exchangeInfo states.
+    pub weight_limit: u32,
 }
 
 /// splitmix64: small, seeded, the same everywhere.
@@ -165,6 +167,7 @@ impl Market {
         Self {
             server_time,
             listings,
+            weight_limit: 2400,
         }
     }
 
@@ -194,8 +197,8 @@ impl Market {
 
     pub fn exchange_info_body(&self) -> String {
         let mut out = format!(
-            r#"{{"timezone":"UTC","serverTime":{},"futuresType":"U_MARGINED","rateLimits":[{{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":2400}},{{"rateLimitType":"ORDERS","interval":"MINUTE","intervalNum":1,"limit":1200}}],"exchangeFilters":[],"assets":[],"symbols":["#,
-            self.server_time
+            r#"{{"timezone":"UTC","serverTime":{},"futuresType":"U_MARGINED","rateLimits":[{{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":{}}},{{"rateLimitType":"ORDERS","interval":"MINUTE","intervalNum":1,"limit":1200}}],"exchangeFilters":[],"assets":[],"symbols":["#,
+            self.server_time, self.weight_limit
         );
         for (i, l) in self.listings.iter().enumerate() {
             if i > 0 {
