@@ -35,7 +35,7 @@ def main():
     binary = os.path.join(ROOT, "target", "release", "universe")
     work = tempfile.mkdtemp(prefix="universe-bench-")
     port_file = os.path.join(work, "port")
-    server = subprocess.Popen([sys.executable, replay, "--snapshot", snapshot, "--port", "0",
+    server = subprocess.Popen([sys.executable, replay, "--snapshot", snapshot, "--now", "--port", "0",
                                "--latency-ms", str(args.latency_ms), "--port-file", port_file],
                               stderr=subprocess.DEVNULL)
     try:
@@ -69,7 +69,7 @@ def refresh(binary, base, store, extra):
     cmd = [binary, "generate", "--base-url", base, "--store", f"file:{store}", "--json", *extra]
     out = open(os.path.join(store + ".json"), "w") if os.path.isdir(os.path.dirname(store)) else subprocess.DEVNULL
     started = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env={**os.environ, "UNIVERSE_WEIGHT_BUDGET": "2300"})
+    child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env={**os.environ, "UNIVERSE_WEIGHT_BUDGET": "2300", "UNIVERSE_MAX_DATA_AGE": "3900"})
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     out.close()

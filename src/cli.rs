@@ -218,6 +218,12 @@ pub struct MarketArgs {
     /// [default: 10].
     #[arg(long, env = "UNIVERSE_REQUEST_TIMEOUT", value_name = "SECONDS")]
     pub request_timeout: Option<u64>,
+
+    /// Fail closed when the exchange's clock (the time of its data) is more than this
+    /// many seconds behind the local clock: a frozen mirror or a stuck proxy. 0 turns the
+    /// check off; a snapshot replay (--source DIR) is never checked [default: 300].
+    #[arg(long, env = "UNIVERSE_MAX_DATA_AGE", value_name = "SECONDS")]
+    pub max_data_age: Option<u64>,
 }
 
 impl MarketArgs {
@@ -277,6 +283,13 @@ impl MarketArgs {
             "exchange.request_timeout_s",
             "UNIVERSE_REQUEST_TIMEOUT",
             self.request_timeout.map(to_i64),
+        );
+        o.take(
+            m,
+            "max_data_age",
+            "exchange.max_data_age_s",
+            "UNIVERSE_MAX_DATA_AGE",
+            self.max_data_age.map(to_i64),
         );
     }
 }

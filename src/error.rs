@@ -33,6 +33,23 @@ pub enum FailClosed {
     },
     #[error("only {scored} symbols could be scored, fewer than --min-symbols {min}")]
     TooFewScored { scored: usize, min: usize },
+    #[error(
+        "only {chosen} of the {scored} scored symbols were chosen, fewer than --min-symbols {min}"
+    )]
+    TooFewChosen {
+        chosen: usize,
+        scored: usize,
+        min: usize,
+    },
+    #[error(
+        "the exchange's data is {age} old (its clock says {server}, the local clock {local}), more than --max-data-age {max_s}s: a frozen mirror or a stuck proxy?"
+    )]
+    Stale {
+        age: String,
+        server: String,
+        local: String,
+        max_s: u64,
+    },
 }
 
 /// The store could not be reached, read or written. `store` is the redacted location.

@@ -33,9 +33,25 @@ use cli::{Cli, Command};
 pub use exit::ExitCode;
 use settings::Settings;
 
+/// On SIGINT or SIGTERM: remove the candle-cache temp files being written, then die of
+/// the signal as if no handler were installed (the exit status says which signal).
+fn clean_up_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // without the handler a stopped run leaves temp files for the next sweep
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            market::cache::remove_in_flight_temps();
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
+    });
+}
+
 /// Runs one parsed command line; `matches` tells which values came from the command line
 /// and which from the environment. Errors carry their exit code ([`exit::classify`]).
 pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    clean_up_on_signal();
     // the innermost subcommand's matches say where its values came from
     let mut sub = matches;
     while let Some((_, inner)) = sub.subcommand() {

@@ -212,8 +212,9 @@ pub fn make(
     };
     let report = rotation::rotate(&refresh.scored, &mut choice, &inputs);
     if choice.members.len() < settings.min_symbols {
-        return Err(FailClosed::TooFewScored {
-            scored: choice.members.len(),
+        return Err(FailClosed::TooFewChosen {
+            chosen: choice.members.len(),
+            scored: refresh.scored.len(),
             min: settings.min_symbols,
         }
         .into());
@@ -237,12 +238,16 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// The error with its exit category: fail-closed, or a usage error.
-    pub fn into_error(self) -> anyhow::Error {
+    /// The error with its exit category: fail-closed, or a usage error. `publishing`:
+    /// whether the command would have published (only then does "nothing was published"
+    /// say anything).
+    pub fn into_error(self, publishing: bool) -> anyhow::Error {
         match self {
-            PlanError::FailClosed(e) => anyhow::Error::new(e).context(
+            PlanError::FailClosed(e) if publishing => anyhow::Error::new(e).context(
                 "refresh failed closed; nothing was published and the previous policy stands",
             ),
+            PlanError::FailClosed(e) => anyhow::Error::new(e)
+                .context("refresh failed closed: the market data is not trustworthy"),
             PlanError::Models(message) => anyhow::Error::new(crate::error::UsageError(message)),
         }
     }

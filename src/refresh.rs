@@ -55,6 +55,11 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Refresh, FailClosed> {
     let overview = market::fetch_overview(source)?;
+    if !source.is_replay()
+        && let Some(max) = settings.max_data_age
+    {
+        check_fresh(overview.server_time, crate::output::now_epoch(), max)?;
+    }
     let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
 
     let onboard: HashMap<&str, i64> = overview
@@ -125,6 +130,26 @@ pub fn run(
         usage: source.usage(),
         features_us,
     })
+}
+
+/// Fails closed when the exchange's clock, the time of its data, lags the local clock by
+/// more than `max`: a frozen mirror serves yesterday's market with today's headers.
+fn check_fresh(
+    server_time_ms: i64,
+    local_s: i64,
+    max: std::time::Duration,
+) -> Result<(), FailClosed> {
+    let server_s = server_time_ms.div_euclid(1000);
+    let age = local_s - server_s;
+    if age > max.as_secs() as i64 {
+        return Err(FailClosed::Stale {
+            age: crate::output::span(age),
+            server: crate::output::epoch(server_s),
+            local: crate::output::epoch(local_s),
+            max_s: max.as_secs(),
+        });
+    }
+    Ok(())
 }
 
 /// Fails closed when more than 2% of the candle fetches failed.

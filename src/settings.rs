@@ -123,6 +123,9 @@ pub struct Settings {
     /// `[policy.harvest_params]`, `[policy.kill_params]`: carried into the policy.
     pub exit_params: ExitParams,
     pub rotation: crate::rotation::Settings,
+    /// How far the exchange's clock may lag the local one before a live refresh fails
+    /// closed; `None`: not checked.
+    pub max_data_age: Option<Duration>,
     /// Where closed candles are cached between live refreshes; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
     /// The CA that signed a `rediss://` server's certificate, when not a public root.
@@ -160,6 +163,12 @@ impl Settings {
 
 fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
     let client = exchange(r)?;
+    let max_data_age: u64 = r.get(
+        "exchange.max_data_age_s",
+        300u64,
+        |v| *v <= 30 * 86_400,
+        "0 (off) to 2592000 seconds",
+    )?;
     let filters = filters(r)?;
     let top: usize = r.get(
         "selection.top",
@@ -167,9 +176,10 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         |v| (1..=1000).contains(v),
         "1 to 1000",
     )?;
+    // by default 3, or the whole universe when it is smaller
     let min_symbols: usize = r.get(
         "selection.min_symbols",
-        3usize,
+        3usize.min(top),
         |v| (1..=top).contains(v),
         &format!("1 to selection.top ({top})"),
     )?;
@@ -214,6 +224,7 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
     };
     Ok(Settings {
         exit_params,
+        max_data_age: (max_data_age > 0).then(|| Duration::from_secs(max_data_age)),
         rotation,
         cache_dir,
         tls_ca: (!tls_ca.is_empty()).then(|| PathBuf::from(tls_ca)),
@@ -578,9 +589,13 @@ impl ConfigFile {
     fn read(path: &Path) -> Result<Self, UsageError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        // a parse error quotes the line, which may hold a password
+        let table: toml::Table = text.parse().map_err(|e| {
+            UsageError(crate::store::redact_all(&format!(
+                "{}: {e}",
+                path.display()
+            )))
+        })?;
         let mut values = BTreeMap::new();
         flatten("", table, &mut values);
         Ok(Self {
@@ -648,6 +663,18 @@ impl Resolver {
             ))
         });
         let (value, origin, shown) = if let Some((raw, origin)) = found {
+            // a flag or variable arrives as text; in the file a value has its TOML type
+            if matches!(origin, Origin::File(_)) && !T::is_file_type(&raw) {
+                let what = T::from_value(&Value::Boolean(false))
+                    .err()
+                    .or_else(|| T::from_value(&Value::Integer(-1)).err())
+                    .unwrap_or("another type");
+                return Err(UsageError(format!(
+                    "{key} = {} ({origin}): expected {what}, not a {}",
+                    show(&raw),
+                    raw.type_str()
+                )));
+            }
             let value = T::from_value(&raw).map_err(|what| {
                 UsageError(format!(
                     "{key} = {} ({origin}): expected {what}",
@@ -801,9 +828,14 @@ fn show(value: &Value) -> String {
 trait FromValue: Sized {
     fn from_value(value: &Value) -> Result<Self, &'static str>;
     fn to_json(&self) -> serde_json::Value;
+    /// Whether a config file's value has the TOML type this takes (`top = "5"` does not).
+    fn is_file_type(value: &Value) -> bool;
 }
 
 impl FromValue for f64 {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::Float(_) | Value::Integer(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         match value {
             Value::Float(f) => Ok(*f),
@@ -820,6 +852,9 @@ impl FromValue for f64 {
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
+            fn is_file_type(value: &Value) -> bool {
+                matches!(value, Value::Integer(_))
+            }
             fn from_value(value: &Value) -> Result<Self, &'static str> {
                 let n = match value {
                     Value::Integer(i) => *i,
@@ -837,6 +872,9 @@ macro_rules! unsigned {
 unsigned!(u32, u64, usize);
 
 impl FromValue for bool {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::Boolean(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         match value {
             Value::Boolean(b) => Ok(*b),
@@ -851,6 +889,9 @@ impl FromValue for bool {
 }
 
 impl FromValue for String {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::String(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         value.as_str().map(str::to_owned).ok_or("a string")
     }
@@ -860,6 +901,9 @@ impl FromValue for String {
 }
 
 impl FromValue for Vec<String> {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::Array(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         let expected = "a list of strings";
         match value {
@@ -883,6 +927,9 @@ impl FromValue for Vec<String> {
 }
 
 impl FromValue for Duration {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::String(_) | Value::Integer(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         let expected = "a duration such as \"90m\" or \"2h\", or whole seconds";
         match value {
@@ -899,6 +946,9 @@ impl FromValue for Duration {
 }
 
 impl FromValue for Vec<(f64, u32)> {
+    fn is_file_type(value: &Value) -> bool {
+        matches!(value, Value::Array(_))
+    }
     fn from_value(value: &Value) -> Result<Self, &'static str> {
         let expected = "a list of [atr_above, leverage] pairs";
         let Value::Array(rows) = value else {
@@ -981,6 +1031,20 @@ mod tests {
             err.contains("filters.max_spread_bps = -1 (file ") && err.contains("≥ 0"),
             "{err}"
         );
+        for (text, fragment) in [
+            ("[selection]\ntop = \"5\"\n", "selection.top = \"5\""),
+            ("[churn]\nenabled = \"yes\"\n", "churn.enabled = \"yes\""),
+            ("[churn]\nmargin = \"5\"\n", "churn.margin = \"5\""),
+        ] {
+            let (_dir, path) = write(text);
+            let err = Settings::resolve(Some(&path), Overrides::default())
+                .unwrap_err()
+                .0;
+            assert!(
+                err.contains(fragment) && err.contains("not a string"),
+                "{text}: {err}"
+            );
+        }
         let (_dir, path) = write("[selection]\ntop = \"ten\"\n");
         let err = Settings::resolve(Some(&path), Overrides::default())
             .unwrap_err()

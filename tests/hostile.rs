@@ -370,3 +370,165 @@ fn a_closed_stdout_ends_quietly_with_the_commands_own_exit_code() {
     explain.extend(flags);
     assert_eq!(with_closed_stdout(home.path(), &explain).0, 0);
 }
+
+#[test]
+fn a_stale_market_is_never_published_as_fresh() {
+    for (hours, shown) in [(6, "6h 0m"), (24, "1d 0h")] {
+        let home = tempfile::tempdir().unwrap();
+        // a frozen mirror: the exchange's clock and candles hours behind
+        let stale = crate::support::now_ms() - hours * 3_600_000;
+        let exchange = FakeBinance::start(crate::support::Market::generate(stale, 16, 7));
+        let redis = RedisServer::start();
+        let run = generate(home.path(), &exchange, &redis.url(), &[]);
+        run.assert_code(3);
+        assert!(
+            run.stderr.contains(&format!("data is {shown} old"))
+                && run.stderr.contains("--max-data-age 300s"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(redis_state(&redis).1, 0, "nothing published");
+        assert_eq!(
+            exchange.count("/fapi/v1/klines"),
+            0,
+            "no candle weight spent"
+        );
+        // 0 turns the check off
+        generate(
+            home.path(),
+            &exchange,
+            &redis.url(),
+            &["--max-data-age", "0"],
+        )
+        .assert_code(0);
+    }
+}
+
+#[test]
+fn a_snapshot_replay_of_old_data_is_allowed_and_marked_as_a_replay() {
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("store");
+    let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot");
+    let run = universe(
+        home.path(),
+        &[
+            "generate",
+            "--source",
+            snapshot,
+            "--store",
+            &format!("file:{}", store.display()),
+        ],
+    );
+    run.assert_code(0);
+    let audit: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(store.join("audit.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(audit["replay"], "true");
+    assert!(
+        audit["data_age_s"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 86_400
+    );
+}
+
+fn temp_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn stale_cache_temp_files_are_swept_and_a_stopped_run_leaves_none() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let store_dir = home.path().join("store");
+    let cache = store_dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // one left by a process that is gone, one of a process still running (this one)
+    let dead = cache.join("S00USDT.candles.4000000000.tmp");
+    let alive = cache.join(format!("S01USDT.candles.{}.tmp", std::process::id()));
+    std::fs::write(&dead, "half a file").unwrap();
+    std::fs::write(&alive, "being written").unwrap();
+    let store = format!("file:{}", store_dir.display());
+    generate(home.path(), &exchange, &store, &[]).assert_code(0);
+    assert!(!dead.exists(), "the dead run's temp file is swept");
+    assert!(alive.exists(), "a live run's temp file is left alone");
+    std::fs::remove_file(&alive).unwrap();
+
+    // SIGTERM in the middle of the candle fetches: the run dies of it, no temp file stays
+    std::fs::remove_dir_all(&cache).unwrap();
+    exchange.fault(
+        "symbol=S07USDT",
+        Some(1),
+        Fault::Hang(std::time::Duration::from_secs(5)),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_universe"))
+        .args(["generate", "--base-url", &exchange.url, "--store", &store])
+        .env("HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    exchange.wait_for("symbol=S07USDT");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait_with_output().unwrap().status;
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    assert_eq!(temp_files(&cache), Vec::<String>::new());
+}
+
+#[test]
+fn an_unwritable_store_is_found_before_the_exchange_is_asked() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let blocker = home.path().join("a-file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let store = format!("file:{}", blocker.join("store").display());
+    let run = generate(home.path(), &exchange, &store, &[]);
+    run.assert_code(4);
+    assert_eq!(exchange.log().len(), 0, "no exchange weight spent");
+}
+
+#[test]
+fn a_failed_snapshot_leaves_nothing_behind_and_can_be_run_again() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    exchange.fault("/fapi/v1/ticker/24hr", Some(4), Fault::Status(503));
+    let out = home.path().join("snap");
+    let args = [
+        "snapshot",
+        "--base-url",
+        &exchange.url,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = universe(home.path(), &args);
+    run.assert_code(3);
+    assert!(!out.exists(), "no half snapshot");
+    let left: Vec<String> = std::fs::read_dir(home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("snap"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    universe(home.path(), &args).assert_code(0);
+    assert!(out.join("snapshot.json").is_file());
+}

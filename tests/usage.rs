@@ -94,3 +94,143 @@ fn help_lists_every_option_with_its_variable() {
     );
     assert!(!run.stdout.contains("pw-in-env"), "{}", run.stdout);
 }
+
+#[test]
+fn a_first_time_users_mistakes_get_true_messages_and_code_2() {
+    let home = tempfile::tempdir().unwrap();
+    // a typo in the store URL never echoes the password
+    for typo in [
+        "redis//:s3cret@127.0.0.1:6379",
+        "redis://:s3cret@127.0.0.1:port",
+    ] {
+        let run = universe(home.path(), &["generate", "--store", typo]);
+        assert_eq!(run.code, 2, "{typo}: {}", run.stderr);
+        assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    }
+    let config = crate::support::config_file(
+        home.path(),
+        "[store]\nurl = \"redis://:s3cret@127.0.0.1:6379/0\nnext = 1\n",
+    );
+    let run = universe(home.path(), &["config", "--config", &config]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    // a bad variable is named as the variable
+    let run = universe_with_env(
+        home.path(),
+        &["generate", "--dry-run"],
+        &[("UNIVERSE_TOP", "abc")],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("UNIVERSE_TOP=\"abc\""),
+        "{}",
+        run.stderr
+    );
+    // wrong types in the config file
+    let config = crate::support::config_file(home.path(), "[selection]\ntop = \"5\"\n");
+    let run = universe(home.path(), &["config", "--config", &config]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a string"), "{}", run.stderr);
+    // rollback's arguments
+    for args in [
+        &["rollback", "--to", "xyz"][..],
+        &["rollback", "--steps", "0"][..],
+    ] {
+        let run = universe(home.path(), args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_smaller_top_lowers_the_default_min_symbols_and_an_explicit_one_above_it_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let run = universe(home.path(), &["config", "--top", "2", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let min = run.json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "selection.min_symbols")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(min, 2);
+    let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot");
+    let store = format!("file:{}", home.path().join("store").display());
+    let run = universe(
+        home.path(),
+        &[
+            "generate", "--source", snapshot, "--store", &store, "--top", "2",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = universe(
+        home.path(),
+        &["generate", "--top", "2", "--min-symbols", "3"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--min-symbols") && run.stderr.contains("selection.top (2)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn explain_never_says_it_published_nothing_and_a_truncated_snapshot_is_named_by_its_path() {
+    let home = tempfile::tempdir().unwrap();
+    let snapshot = home.path().join("snap");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/snapshot");
+    copy_dir(std::path::Path::new(example), &snapshot);
+    let klines = snapshot.join("klines").join("S00USDT.json");
+    let text = std::fs::read_to_string(&klines).unwrap();
+    std::fs::write(&klines, &text[..text.len() / 2]).unwrap();
+    let store = format!("file:{}", home.path().join("store").display());
+    let source = snapshot.to_str().unwrap();
+    // one failed fetch of 14 is more than 2%: fail closed, naming the file
+    let run = universe(
+        home.path(),
+        &["generate", "--source", source, "--store", &store],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("snapshot file {}", klines.display())),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(&klines, &text).unwrap();
+    // too few symbols: explain fails closed without claiming it would have published
+    let run = universe(
+        home.path(),
+        &[
+            "explain",
+            "--source",
+            source,
+            "--store",
+            &store,
+            "--min-symbols",
+            "20",
+            "--top",
+            "20",
+            "S01USDT",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("nothing was published"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -65,19 +65,23 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         now,
         &Progress::for_stderr(),
     )
-    .map_err(plan::PlanError::into_error)?;
+    .map_err(|e| e.into_error(!options.dry_run))?;
     warn_if_data_is_old(plan.refresh.overview.server_time, now, &source_choice);
     let policy = seal(&plan, settings, now);
 
     let published = match store.as_mut().filter(|_| !options.dry_run) {
         Some(store) => {
-            let audit = audit_entry(
+            let mut audit = audit_entry(
                 &policy,
                 &plan,
                 &history,
                 started,
                 &source_choice.describe(settings),
             )?;
+            let replay = matches!(source_choice, SourceChoice::Snapshot(_));
+            let data_age_s = now - plan.refresh.overview.server_time.div_euclid(1000);
+            audit.insert("replay".into(), replay.to_string());
+            audit.insert("data_age_s".into(), data_age_s.to_string());
             super::publish(store.as_mut(), &policy, audit, &history)?;
             if settings.rotation.model_dir.is_some() {
                 // after the publish: a failed run must not make models look seen

@@ -141,7 +141,7 @@ fn plan_without_publishing(
         crate::output::now_epoch(),
         &crate::progress::Progress::for_stderr(),
     )
-    .map_err(crate::plan::PlanError::into_error)
+    .map_err(|e| e.into_error(false))
 }
 
 /// Publishes `policy` with its audit entry and update event, if the store still holds

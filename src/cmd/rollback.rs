@@ -57,6 +57,13 @@ fn find_target<'t>(
             .unwrap_or_default()
     };
     if let Some(hash) = &args.to {
+        if hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(crate::error::UsageError(format!(
+                "--to {:?}: a universe_hash is 16 hex digits (see `universe diff-hash --since 30d`)",
+                crate::output::printable(hash)
+            ))
+            .into());
+        }
         return trail
             .iter()
             .rev()
@@ -65,7 +72,10 @@ fn find_target<'t>(
     }
     let steps = args.steps.unwrap_or(1);
     if steps == 0 {
-        bail!("--steps 0 is the current universe; give 1 or more");
+        return Err(crate::error::UsageError(
+            "--steps 0 is the current universe; give 1 or more".into(),
+        )
+        .into());
     }
     // walk back over changes of universe_hash, newest first
     let mut changes = 0;

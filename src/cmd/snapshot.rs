@@ -18,11 +18,12 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let recorder = Recorder::create(Client::new(&settings.client, started), out)
+    let mut recorder = Recorder::create(Client::new(&settings.client, started), out)
         .map_err(anyhow::Error::msg)?;
     // a snapshot records whatever the market gives; judging it is for the replay
     let recording = Settings {
         min_symbols: 0,
+        max_data_age: None,
         ..settings.clone()
     };
     let refresh = refresh::run(&recorder, &recording, None, &Progress::for_stderr())

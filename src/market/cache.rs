@@ -34,9 +34,11 @@ pub struct CandleCache {
 }
 
 impl CandleCache {
-    /// A cache in `dir`, created if needed.
+    /// A cache in `dir`, created if needed; temp files that runs stopped mid-write left
+    /// behind are swept away.
     pub fn open(dir: &Path) -> Result<Self, String> {
         fs::create_dir_all(dir).map_err(|e| format!("cache folder {}: {e}", dir.display()))?;
+        sweep_stale_temps(dir);
         Ok(Self {
             dir: dir.to_owned(),
             read_only: false,
@@ -102,11 +104,87 @@ impl CandleCache {
             hex(&Sha256::digest(body.as_bytes()))
         );
         let temp = path.with_extension(format!("candles.{}.tmp", std::process::id()));
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(header.as_bytes())?;
-        file.write_all(body.as_bytes())?;
-        drop(file);
-        fs::rename(&temp, &path)
+        let _guard = InFlight::register(&temp);
+        let written = (|| {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(header.as_bytes())?;
+            file.write_all(body.as_bytes())?;
+            drop(file);
+            fs::rename(&temp, &path)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        written
+    }
+}
+
+/// Temp files being written now, removed if the run is stopped by a signal meanwhile.
+static IN_FLIGHT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temp file's place in [`IN_FLIGHT`] while it is written.
+struct InFlight(PathBuf);
+
+impl InFlight {
+    fn register(path: &Path) -> Self {
+        lock_in_flight().push(path.to_owned());
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock_in_flight().retain(|p| p != &self.0);
+    }
+}
+
+fn lock_in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes the temp files being written now: for a run stopped by SIGINT or SIGTERM.
+pub fn remove_in_flight_temps() {
+    for path in lock_in_flight().drain(..) {
+        let _ = fs::remove_file(path);
+    }
+}
+
+/// Removes `*.candles.PID.tmp` files of processes that are gone (or, where that cannot
+/// be known, older than an hour): what a run killed mid-write left.
+fn sweep_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once(".candles."))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let proc_dir = Path::new("/proc");
+        let gone = if proc_dir.is_dir() {
+            !proc_dir.join(pid.to_string()).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        };
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -197,6 +197,11 @@ pub trait Source: Sync {
 
     /// The `REQUEST_WEIGHT` limit per minute exchangeInfo states for this IP.
     fn observe_weight_limit(&self, _limit: u32) {}
+
+    /// Whether this replays recorded data (whose age is no sign of a fault).
+    fn is_replay(&self) -> bool {
+        false
+    }
 }
 
 /// What a run cost the exchange.

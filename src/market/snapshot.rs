@@ -79,6 +79,10 @@ impl Source for SnapshotSource {
         })
     }
 
+    fn is_replay(&self) -> bool {
+        true
+    }
+
     fn locate(&self, endpoint: &Endpoint<'_>) -> String {
         file_for(&self.dir, endpoint).map_or_else(
             |_| endpoint.path_and_query(),
@@ -88,40 +92,71 @@ impl Source for SnapshotSource {
 }
 
 /// Passes requests to `inner` and writes every body it returns into a snapshot folder.
+///
+/// The recording goes into a hidden folder beside `--out` and is renamed into place when
+/// it is complete, so a failed run leaves nothing behind (the folder is removed when the
+/// recorder is dropped unfinished) and can simply be run again.
 #[derive(Debug)]
 pub struct Recorder<S> {
     inner: S,
+    /// Where the recording is written until it is complete.
     dir: PathBuf,
+    out: PathBuf,
+    finished: bool,
 }
 
 impl<S: Source> Recorder<S> {
-    /// Records into `dir`, which must be empty or not exist yet.
-    pub fn create(inner: S, dir: &Path) -> Result<Self, String> {
-        if dir.exists()
-            && fs::read_dir(dir)
-                .map_err(|e| format!("{}: {e}", dir.display()))?
+    /// Records for `out`, which must be empty or not exist yet.
+    pub fn create(inner: S, out: &Path) -> Result<Self, String> {
+        if out.exists()
+            && fs::read_dir(out)
+                .map_err(|e| format!("{}: {e}", out.display()))?
                 .next()
                 .is_some()
         {
             return Err(format!(
                 "--out {} is not empty; a snapshot needs a new or empty folder",
-                dir.display()
+                out.display()
             ));
         }
+        let name = out
+            .file_name()
+            .ok_or_else(|| format!("--out {}: not a folder name", out.display()))?;
+        let dir = out.with_file_name(format!(
+            ".{}.partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         fs::create_dir_all(dir.join("klines"))
             .map_err(|e| format!("creating {}: {e}", dir.display()))?;
         Ok(Self {
             inner,
-            dir: dir.to_owned(),
+            dir,
+            out: out.to_owned(),
+            finished: false,
         })
     }
 
-    /// Writes `snapshot.json`, which describes the recording.
-    pub fn finish(&self, description: &serde_json::Value) -> Result<(), String> {
+    /// Writes `snapshot.json`, which describes the recording, and moves the complete
+    /// recording to `--out`.
+    pub fn finish(&mut self, description: &serde_json::Value) -> Result<(), String> {
         let path = self.dir.join("snapshot.json");
         let mut text = serde_json::to_string_pretty(description).expect("JSON value");
         text.push('\n');
-        fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+        fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        // an empty --out is replaced by the rename
+        fs::rename(&self.dir, &self.out)
+            .map_err(|e| format!("moving the snapshot to {}: {e}", self.out.display()))?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl<S> Drop for Recorder<S> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -161,6 +161,15 @@ pub enum Location {
 impl Location {
     pub fn parse(text: &str) -> Result<Self, UsageError> {
         if text.starts_with("redis://") || text.starts_with("rediss://") {
+            use ::redis::IntoConnectionInfo as _;
+            // a malformed URL is a usage error, found before anything is fetched; the
+            // parser's own message may quote the password, so it is not repeated
+            if text.into_connection_info().is_err() {
+                return Err(UsageError(format!(
+                    "--store {:?}: not a valid Redis URL (redis://[user:password@]host[:port][/db])",
+                    redact(text)
+                )));
+            }
             return Ok(Location::Redis(RedisUrl(text.to_owned())));
         }
         if let Some(dir) = text.strip_prefix("file:") {
@@ -226,10 +235,39 @@ impl fmt::Debug for RedisUrl {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host…` with `***`.
+/// Every word of `text` (split at white space and quotes) that holds an `@`, redacted
+/// as [`redact`] does: for messages that quote what the user wrote (a config file's line).
+pub fn redact_all(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains('@') {
+            out.push_str(&redact(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || c == '"' || c == '\'' {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `***`; in text that is
+/// not such a URL (a typo: `redis//:pw@host`), everything before the last `@`.
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
+        return match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
+        };
     };
     let rest = &url[scheme_end..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -257,6 +295,20 @@ mod tests {
         // a lone userinfo may be a password (redis AUTH with one argument)
         assert_eq!(redact("redis://s3cret@h"), "redis://***@h");
         assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+        // typos keep no secret either
+        assert_eq!(redact("redis//:s3cret@h:1"), "***@h:1");
+        assert_eq!(
+            redact_all("2 | url = \"redis://:s3cret@h:1/0\nnext"),
+            "2 | url = \"redis://:***@h:1/0\nnext"
+        );
+        for typo in [
+            "redis//:s3cret@h",
+            "redis:/:s3cret@h",
+            "redis://:s3cret@h:port",
+        ] {
+            let err = Location::parse(typo).unwrap_err().0;
+            assert!(!err.contains("s3cret"), "{err}");
+        }
         let location = Location::parse("redis://u:pw@h:1/0").unwrap();
         assert!(!format!("{location} {location:?}").contains("pw"));
     }
