@@ -234,3 +234,31 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn the_readme_set_up_gives_a_universe_command_before_the_examples_use_it() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let set_up = readme
+        .split("## Set-up")
+        .nth(1)
+        .and_then(|s| s.split("```sh").nth(1))
+        .and_then(|s| s.split("```").next())
+        .unwrap();
+    let commands: Vec<&str> = set_up.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        commands.len(),
+        2,
+        "exactly two set-up commands: {commands:?}"
+    );
+    assert!(
+        commands[0].starts_with("cargo install --locked --path . && universe generate "),
+        "the first installs `universe`, then runs it: {}",
+        commands[0]
+    );
+    assert_eq!(commands[1], ".ci/run");
+    // every example that runs `universe` comes after the set-up that installs it
+    let examples = readme.split("## Set-up").nth(1).unwrap();
+    assert!(examples.contains("$ universe generate"));
+    assert!(!readme.contains("cargo run --release -- generate"));
+}
