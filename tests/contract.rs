@@ -56,15 +56,9 @@ fn table(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
 
 /// sha256 hex of the canonical serialisation, recomputed here from what Redis holds.
 fn policy_hash(policy: &BTreeMap<String, String>) -> String {
-    use sha2::Digest as _;
     let hashed: BTreeMap<&String, &String> =
         policy.iter().filter(|(k, _)| *k != "policy_hash").collect();
-    let digest = sha2::Sha256::digest(serde_json::to_vec(&hashed).unwrap());
-    digest.iter().fold(String::new(), |mut hex, b| {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
+    crate::support::sha256_hex(&serde_json::to_vec(&hashed).unwrap())
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn publishes_a_policy_to_redis_that_proof_passes() {
     sorted.sort();
     assert_eq!(
         policy["universe_hash"],
-        sha256_hex(sorted.join(",").as_bytes())[..16]
+        crate::support::sha256_hex(sorted.join(",").as_bytes())[..16]
     );
 
     universe_cmd(home.path(), &["proof", "--store", &redis.url()]).assert_code(0);
@@ -135,17 +135,6 @@ fn publishes_a_policy_to_redis_that_proof_passes() {
 
 fn universe_cmd(home: &std::path::Path, args: &[&str]) -> crate::support::Run {
     universe(home, args)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    use std::fmt::Write as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::new(), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
 }
 
 #[test]

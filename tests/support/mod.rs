@@ -164,3 +164,15 @@ pub fn decision(report: &serde_json::Value, symbol: &str) -> (String, String) {
         d["reason"].as_str().unwrap().to_owned(),
     )
 }
+
+/// sha256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
