@@ -137,18 +137,22 @@ fn joined_at(
 pub struct Plan {
     pub refresh: Refresh,
     pub choice: Choice,
+    /// Held symbols in the universe that could not be scored this time, with their
+    /// previous figures and leverage (after the members).
+    pub carried: Vec<Scored>,
     pub rotation: rotation::Report,
     /// The model files found (known symbols only).
     pub models: models::Scan,
 }
 
 impl Plan {
-    /// The universe, in rank order.
+    /// The universe: the members in rank order, then the carried held symbols.
     pub fn universe(&self) -> Vec<Scored> {
         self.choice
             .members
             .iter()
             .map(|&i| self.refresh.scored[i].clone())
+            .chain(self.carried.iter().cloned())
             .collect()
     }
 
@@ -189,6 +193,7 @@ pub fn make(
         .map(|s| s.symbol.clone())
         .collect();
     let scan = models::classify(&found, &known);
+    let barred = settings.rotation.barred(&history.performance);
     let ctx = churn::Context {
         excluded: &refresh.excluded,
         incumbents: &history.incumbents,
@@ -199,6 +204,7 @@ pub fn make(
         top: settings.top,
         churn: &settings.churn,
         max_correlation: settings.max_correlation,
+        not_challengers: &barred,
     };
     let mut choice = churn::choose(&refresh.scored, &ctx);
     let inputs = rotation::Inputs {
@@ -211,9 +217,14 @@ pub fn make(
         min_symbols: settings.min_symbols,
     };
     let report = rotation::rotate(&refresh.scored, &mut choice, &inputs);
-    if choice.members.len() < settings.min_symbols {
+    let carried = choice
+        .carried
+        .iter()
+        .map(|symbol| carry(symbol, history.previous.as_ref(), &settings.leverage))
+        .collect();
+    if choice.size() < settings.min_symbols {
         return Err(FailClosed::TooFewChosen {
-            chosen: choice.members.len(),
+            chosen: choice.size(),
             scored: refresh.scored.len(),
             min: settings.min_symbols,
         }
@@ -222,9 +233,54 @@ pub fn make(
     Ok(Plan {
         refresh,
         choice,
+        carried,
         rotation: report,
         models: scan,
     })
+}
+
+/// A held symbol kept although it could not be scored this time: its previous figures
+/// and leverage, as the previous policy published them (the table's lowest leverage if
+/// it said none).
+fn carry(symbol: &str, previous: Option<&Policy>, table: &crate::select::LeverageTable) -> Scored {
+    let score = previous
+        .and_then(|p| p.scores().ok())
+        .and_then(|mut scores| scores.remove(symbol));
+    let leverage = previous
+        .and_then(|p| p.leverage().ok())
+        .and_then(|l| l.get(symbol)?.as_f64())
+        .filter(|l| l.is_finite() && *l >= 1.0)
+        .map_or(table.range().0, |l| l.round() as u32);
+    let s = score.unwrap_or(crate::policy::SymbolScore {
+        score: 0.0,
+        atr_pct_15m: 0.0,
+        trend_1h: 0.0,
+        mom_15m: 0.0,
+        mom_1h: 0.0,
+        quote_volume: 0.0,
+        spread_bps: 0.0,
+        age_days: 0.0,
+        leverage,
+    });
+    Scored {
+        candidate: crate::select::Candidate {
+            symbol: symbol.to_owned(),
+            quote_volume: s.quote_volume,
+            spread_bps: s.spread_bps,
+            age_days: s.age_days,
+        },
+        features: crate::select::FeatureValues {
+            atr_pct_15m: s.atr_pct_15m,
+            trend_1h: s.trend_1h,
+            mom_15m: s.mom_15m,
+            mom_1h: s.mom_1h,
+        },
+        components: crate::select::Weights::ZERO,
+        score: s.score,
+        hybrid_factor: None,
+        leverage,
+        returns_1h: Vec::new(),
+    }
 }
 
 /// Why no plan could be made.

@@ -76,13 +76,12 @@ pub struct Entry {
     pub origin: String,
 }
 
-/// Churn control: how the previous universe resists rank noise.
+/// Churn control: how the previous universe resists rank noise (the pair rule of
+/// [`crate::select::churn`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Churn {
     pub enabled: bool,
-    /// An incumbent stays while its rank ≤ top + buffer…
-    pub buffer: usize,
-    /// …unless a challenger outside the universe beats its score by this many points.
+    /// A challenger replaces an incumbent only by outscoring it by this many points.
     pub margin: f64,
     /// Rank-driven replacements per refresh.
     pub max_replacements: usize,
@@ -214,7 +213,7 @@ fn resolve_all(r: &mut Resolver) -> Result<Settings, UsageError> {
         |v| (60..=7 * 86_400).contains(v),
         "60 to 604800 seconds",
     )?;
-    let rotation = rotation(r, top, min_symbols)?;
+    let rotation = rotation(r, top)?;
     let cache_dir = cache_dir(r, &store)?;
     let tls_ca: String = r.get("store.tls_ca_file", String::new(), |_| true, "")?;
     let extra = r.extra()?;
@@ -266,11 +265,7 @@ fn cache_dir(r: &mut Resolver, store: &Location) -> Result<Option<PathBuf>, Usag
     Ok(state.map(|d| d.join("cache")))
 }
 
-fn rotation(
-    r: &mut Resolver,
-    top: usize,
-    min_symbols: usize,
-) -> Result<crate::rotation::Settings, UsageError> {
+fn rotation(r: &mut Resolver, top: usize) -> Result<crate::rotation::Settings, UsageError> {
     use crate::rotation::{Mode, Settings};
     let fraction = |v: &f64| (0.0..=1.0).contains(v);
     let mode: String = r.get(
@@ -305,11 +300,14 @@ fn rotation(
             fraction,
             "a fraction, 0 to 1",
         )?,
+        // a hard upper bound on what is published; below top it could never hold
         max_symbols: r.get(
             "rotation.max_symbols",
             top,
-            |v| *v >= min_symbols && *v <= 1000,
-            &format!("selection.min_symbols ({min_symbols}) to 1000"),
+            |v| *v >= top && *v <= 1000,
+            &format!(
+                "selection.top ({top}) to 1000: the universe holds top symbols before rotation"
+            ),
         )?,
         model_dir: (!model_dir.is_empty()).then(|| PathBuf::from(model_dir)),
         model_glob: Pattern::new(&glob).map_err(UsageError)?,
@@ -374,9 +372,18 @@ fn filters(r: &mut Resolver) -> Result<Filters, UsageError> {
 }
 
 fn churn(r: &mut Resolver) -> Result<Churn, UsageError> {
+    if let Some(file) = r
+        .file
+        .as_ref()
+        .filter(|f| f.values.contains_key("churn.buffer"))
+    {
+        return Err(UsageError(format!(
+            "churn.buffer in {}: removed; churn control is now the pair rule, in which only a challenger that outscores an incumbent by churn.margin replaces it (README, \"Churn control\"): delete the line",
+            file.path.display()
+        )));
+    }
     Ok(Churn {
         enabled: r.get("churn.enabled", true, |_| true, "")?,
-        buffer: r.get("churn.buffer", 5usize, |v| *v <= 1000, "0 to 1000")?,
         margin: r.get(
             "churn.margin",
             5.0,

@@ -2,7 +2,8 @@
 //! market between two refreshes.
 
 use crate::support::{
-    FakeBinance, RedisServer, config_file, decision, flatten, generate, market_now, universe_of,
+    FakeBinance, Fault, RedisServer, config_file, decision, flatten, generate, market_now,
+    universe_of,
 };
 
 /// A published first universe, and the exchange to move the market on.
@@ -55,57 +56,56 @@ impl Setup {
 }
 
 #[test]
-fn the_buffer_keeps_an_incumbent_until_its_rank_passes_top_plus_buffer() {
-    // 16 scored; a sunk incumbent ranks 16th; margin out of the way
-    let s = setup("[churn]\nmin_hold = 0\nmargin = 1000\nbuffer = 6\n");
-    let sunk = s.sink(0);
-    let report = s.refresh(&[]);
-    assert!(universe_of(&report).contains(&sunk));
-    assert_eq!(
-        decision(&report, &sunk),
-        ("kept".into(), "rank 16 within top 10 + buffer 6".into())
-    );
-
-    std::fs::write(
-        &s.config,
-        "[churn]\nmin_hold = 0\nmargin = 1000\nbuffer = 5\n",
-    )
-    .unwrap();
-    let report = s.refresh(&[]);
-    assert!(!universe_of(&report).contains(&sunk));
-    assert_eq!(
-        decision(&report, &sunk),
-        ("removed".into(), "rank 16 beyond top 10 + buffer 5".into())
-    );
-    assert_eq!(
-        universe_of(&report).len(),
-        10,
-        "the best challenger took the place"
-    );
-}
-
-#[test]
-fn a_challenger_beating_by_the_margin_replaces_an_incumbent_within_the_buffer() {
-    let s = setup("[churn]\nmin_hold = 0\nbuffer = 100\nmargin = 1000\n");
+fn a_sunk_incumbent_stays_until_a_challenger_outscores_it_by_the_margin() {
+    let s = setup("[churn]\nmin_hold = 0\nmargin = 1000\n");
     let sunk = s.sink(3);
+    let report = s.refresh(&[]);
     assert!(
-        universe_of(&s.refresh(&[])).contains(&sunk),
+        universe_of(&report).contains(&sunk),
         "no challenger beats it by 1000"
     );
+    assert!(
+        decision(&report, &sunk)
+            .1
+            .contains("no challenger outscores it by margin 1000"),
+        "{:?}",
+        decision(&report, &sunk)
+    );
 
-    std::fs::write(
-        &s.config,
-        "[churn]\nmin_hold = 0\nbuffer = 100\nmargin = 5\n",
-    )
-    .unwrap();
+    std::fs::write(&s.config, "[churn]\nmin_hold = 0\nmargin = 5\n").unwrap();
     let report = s.refresh(&[]);
     let (action, reason) = decision(&report, &sunk);
     assert_eq!(action, "removed");
     assert!(
-        reason.contains("outscores it by") && reason.contains("≥ margin 5"),
+        reason.starts_with("replaced by ") && reason.contains("≥ margin 5"),
         "{reason}"
     );
     assert_eq!(report["churn"]["replacements"], 1);
+    let pair = &report["churn"]["pairs"][0];
+    assert_eq!(pair["replaced"], sunk.as_str());
+    assert!(
+        pair["entrant_score"].as_f64().unwrap() >= pair["replaced_score"].as_f64().unwrap() + 5.0
+    );
+    let entrant = pair["entrant"].as_str().unwrap();
+    assert!(
+        decision(&report, entrant)
+            .1
+            .contains(&format!("replaces {sunk}"))
+    );
+    assert_eq!(universe_of(&report).len(), 10);
+}
+
+#[test]
+fn the_removed_buffer_setting_is_refused_with_the_rule_named() {
+    let home = tempfile::tempdir().unwrap();
+    let config = config_file(home.path(), "[churn]\nbuffer = 5\n");
+    let run = crate::support::universe(home.path(), &["config", "--config", &config]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("churn.buffer") && run.stderr.contains("pair rule"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn no_more_than_max_replacements_per_refresh_and_the_worst_leave_first() {
     assert!(
         decision(&report, kept[0])
             .1
-            .contains("max_replacements 2 reached")
+            .contains("max_replacements 2 was reached")
     );
     assert_eq!(report["churn"]["replacements"], 2);
     // the one kept is the best of the three sunk symbols: the worst left first
@@ -206,7 +206,7 @@ fn held_symbols_stay_while_eligible_and_leave_when_not() {
 
 #[test]
 fn an_ineligible_incumbent_leaves_at_once_whatever_churn_control_says() {
-    let s = setup("[churn]\nmax_replacements = 0\nbuffer = 100\nmargin = 1000\n");
+    let s = setup("[churn]\nmax_replacements = 0\nmargin = 1000\n");
     let gone = s.first[2].clone();
     s.exchange
         .market
@@ -250,5 +250,102 @@ fn churn_control_off_is_plain_top_n() {
     assert_eq!(
         (action.as_str(), reason.as_str()),
         ("removed", "rank 16 outside the top 10")
+    );
+}
+
+/// A published first universe of `top`, on a market of `tradable` symbols.
+fn setup_sized(config: &str, tradable: usize, top: &str) -> Setup {
+    let home = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let exchange = FakeBinance::start(market_now(tradable));
+    let config = config_file(home.path(), config);
+    let run = generate(
+        home.path(),
+        &exchange,
+        &redis.url(),
+        &["--config", &config, "--json", "--top", top],
+    );
+    run.assert_code(0);
+    let first = universe_of(&run.json());
+    Setup {
+        home,
+        redis,
+        exchange,
+        config,
+        first,
+    }
+}
+
+#[test]
+fn one_strong_newcomer_replaces_one_incumbent_as_a_plain_top_n_would() {
+    let s = setup_sized("[churn]\nmin_hold = 0\nmax_replacements = 10\n", 16, "3");
+    assert_eq!(s.first.len(), 3);
+    let newcomer = "S15USDT";
+    assert!(!s.first.iter().any(|x| x == newcomer));
+    crate::support::boost(&s.exchange, newcomer);
+    let report = s.refresh(&["--top", "3"]);
+    let universe = universe_of(&report);
+    assert_eq!(universe[0], newcomer, "{universe:?}");
+    assert_eq!(report["churn"]["replacements"], 1, "{}", report["churn"]);
+    let kept = s.first.iter().filter(|x| universe.contains(x)).count();
+    assert_eq!(
+        kept, 2,
+        "two incumbents stay: {universe:?} from {:?}",
+        s.first
+    );
+}
+
+#[test]
+fn an_open_position_whose_candles_fail_stays_with_its_previous_leverage() {
+    // 60 candidates: one failed fetch is under the 2% that fails the run
+    let s = setup_sized("", 60, "10");
+    let held = s.first[4].clone();
+    let mut con = s.redis.connection().unwrap();
+    let before: std::collections::BTreeMap<String, f64> =
+        serde_json::from_str(&crate::support::redis_state(&s.redis).0["leverage_by_symbol"])
+            .unwrap();
+    for churn in ["", "[churn]\nenabled = false\n"] {
+        std::fs::write(&s.config, churn).unwrap();
+        let _: () = ::redis::cmd("SADD")
+            .arg("quantum:positions:open")
+            .arg(&held)
+            .query(&mut con)
+            .unwrap();
+        s.exchange
+            .fault(&format!("symbol={held}"), None, Fault::Status(500));
+        let report = s.refresh(&[]);
+        assert!(
+            universe_of(&report).contains(&held),
+            "{churn:?}: {}",
+            report["churn"]
+        );
+        let (action, reason) = decision(&report, &held);
+        assert_eq!(action, "kept");
+        assert!(
+            reason.contains("held position") && reason.contains("fetch_failed"),
+            "{reason}"
+        );
+        let policy = crate::support::redis_state(&s.redis).0;
+        let leverage: std::collections::BTreeMap<String, f64> =
+            serde_json::from_str(&policy["leverage_by_symbol"]).unwrap();
+        assert_eq!(leverage[&held], before[&held]);
+        assert_eq!(report["churn"]["carried"], serde_json::json!([held]));
+    }
+}
+
+#[test]
+fn max_symbols_below_top_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let config = config_file(
+        home.path(),
+        "[rotation]\nmode = \"execution\"\nmax_symbols = 5\n",
+    );
+    let run = crate::support::universe(home.path(), &["config", "--config", &config]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("rotation.max_symbols = 5")
+            && run.stderr.contains("selection.top (10)"),
+        "{}",
+        run.stderr
     );
 }

@@ -196,7 +196,10 @@ fn eviction_by_win_rate_by_drawdown_and_never_before_min_trades() {
     // advisory: the universe is the normal selection, the advice is recorded
     assert_eq!(universe_of(&report), universe_now);
     assert_eq!(evict[losing]["applied"], false);
-    assert_eq!(evict[losing]["not_applied"], "advisory mode");
+    assert_eq!(
+        evict[losing]["not_applied"],
+        "advisory mode (execution would apply it)"
+    );
     let mut con = s.redis.connection().unwrap();
     let entries: Vec<(String, BTreeMap<String, String>)> = ::redis::cmd("XRANGE")
         .arg("quantum:stream:policy.audit")
@@ -489,5 +492,80 @@ fn ingest_counts_each_trade_once_across_a_kill_and_leaves_malformed_entries_pend
         text.stdout.contains("AUSDT") && no_record,
         "{}",
         text.stdout
+    );
+}
+
+#[test]
+fn an_evicted_symbol_stays_out_of_an_unchanged_market_in_execution_mode() {
+    let s = setup();
+    let config = s.config("mode = \"execution\"\n");
+    let args = ["--top", "4", "--min-symbols", "3"];
+    let members = universe_of(&s.generate(&config, &args));
+    let loser = members[0].clone();
+    s.record(&loser, "0.1", "0.05", "30");
+    let mut universes = Vec::new();
+    for _ in 0..4 {
+        let report = s.generate(&config, &args);
+        let universe = universe_of(&report);
+        assert!(
+            !universe.contains(&loser),
+            "the evicted symbol came back: {universe:?}"
+        );
+        universes.push(universe);
+    }
+    // it settles: no two universes alternate
+    assert_eq!(universes[2], universes[3], "{universes:?}");
+    assert_eq!(universes[1], universes[2], "{universes:?}");
+}
+
+#[test]
+fn evictions_and_expansions_are_planned_together_against_the_bounds() {
+    let s = setup();
+    let args = ["--top", "4", "--min-symbols", "4"];
+    let first = s.generate(&s.config(""), &args);
+    let members = universe_of(&first);
+    let outside: Vec<String> = first["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["score"].is_number() && x["selected"] == false)
+        .map(|x| x["symbol"].as_str().unwrap().to_owned())
+        .take(6)
+        .collect();
+    for symbol in &outside {
+        s.model(&format!("{symbol}.pt"));
+    }
+    s.record(&members[0], "0.2", "0.05", "30");
+    s.record(&members[1], "0.1", "0.05", "30");
+    // at min_symbols 4 both may leave: the expansions refill the universe
+    let report = s.generate(&s.config("mode = \"execution\"\nmax_symbols = 5\n"), &args);
+    let evict = report["rotation"]["evict"].as_array().unwrap();
+    assert!(evict.iter().all(|e| e["applied"] == true), "{evict:?}");
+    let universe = universe_of(&report);
+    assert_eq!(universe.len(), 5, "{universe:?}");
+    assert!(!universe.contains(&members[0]) && !universe.contains(&members[1]));
+}
+
+#[test]
+fn advisory_says_what_execution_would_do() {
+    let s = setup();
+    let config = s.config("");
+    let members = universe_of(&s.generate(&config, &[]));
+    s.record(&members[0], "0.1", "0.05", "30");
+    s.record(&members[1], "0.1", "0.05", "30");
+    let report = s.generate(&config, &["--held", &members[0]]);
+    let evict: BTreeMap<String, serde_json::Value> = report["rotation"]["evict"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["symbol"].as_str().unwrap().to_owned(), e.clone()))
+        .collect();
+    assert_eq!(
+        evict[&members[0]]["not_applied"],
+        "advisory mode (execution would not either: held position)"
+    );
+    assert_eq!(
+        evict[&members[1]]["not_applied"],
+        "advisory mode (execution would apply it)"
     );
 }

@@ -194,6 +194,12 @@ pub fn audit_entry(
         ),
         ("rotation", serde_json::to_string(&plan.rotation)?),
         ("replacements", plan.choice.replacements.to_string()),
+        ("pairs", serde_json::to_string(&plan.choice.pairs)?),
+        ("carried", serde_json::to_string(&plan.choice.carried)?),
+        (
+            "positions_left",
+            serde_json::to_string(&plan.choice.positions_left)?,
+        ),
         ("held_count", history.held.len().to_string()),
         ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
         ("exclusions", serde_json::to_string(&exclusions)?),
@@ -309,7 +315,8 @@ pub fn symbol_report(plan: &Plan, symbol: &str) -> serde_json::Value {
         return value;
     }
     if let Some(e) = plan.refresh.excluded.iter().find(|e| e.symbol == symbol) {
-        let mut value = json!({"symbol": e.symbol, "selected": false, "excluded": e.reason, "detail": e.detail});
+        let carried = plan.choice.carried.iter().any(|c| c == symbol);
+        let mut value = json!({"symbol": e.symbol, "selected": carried, "excluded": e.reason, "detail": e.detail});
         if let Some(decision) = plan.choice.decision(symbol) {
             value["decision"] = json!(decision);
         }
@@ -369,7 +376,7 @@ fn print_summary(
     let mut out = crate::output::stdout();
     let refresh = &plan.refresh;
     let hash = policy.get(field::UNIVERSE_HASH).unwrap_or_default();
-    let size = plan.choice.members.len();
+    let size = plan.choice.size();
     match published {
         Some(store) => writeln!(out, "published universe {hash} ({size} symbols) to {store}")?,
         None => writeln!(
@@ -377,32 +384,7 @@ fn print_summary(
             "dry run: universe {hash} ({size} symbols), nothing written"
         )?,
     }
-    writeln!(
-        out,
-        "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}  why",
-        "rank", "symbol", "score", "atr%15m", "trend1h", "mom15m", "mom1h", "lev"
-    )?;
-    for &i in &plan.choice.members {
-        let s = &refresh.scored[i];
-        let f = &s.features;
-        let why = plan
-            .choice
-            .decision(&s.candidate.symbol)
-            .map_or("", |d| d.reason.as_str());
-        writeln!(
-            out,
-            "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>4}  {}",
-            i + 1,
-            printable(&s.candidate.symbol),
-            s.score,
-            f.atr_pct_15m,
-            f.trend_1h,
-            f.mom_15m,
-            f.mom_1h,
-            s.leverage,
-            why
-        )?;
-    }
+    print_members(&mut out, plan)?;
     for d in plan
         .choice
         .decisions
@@ -451,6 +433,56 @@ fn print_summary(
             u.rate_limited,
             refresh.cache_hits,
             refresh.candles_needed
+        )?;
+    }
+    Ok(())
+}
+
+/// The universe's rows: its members in rank order, then the carried open positions.
+fn print_members(out: &mut impl std::io::Write, plan: &Plan) -> anyhow::Result<()> {
+    let refresh = &plan.refresh;
+    writeln!(
+        out,
+        "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}  why",
+        "rank", "symbol", "score", "atr%15m", "trend1h", "mom15m", "mom1h", "lev"
+    )?;
+    for &i in &plan.choice.members {
+        let s = &refresh.scored[i];
+        let f = &s.features;
+        let why = plan
+            .choice
+            .decision(&s.candidate.symbol)
+            .map_or("", |d| d.reason.as_str());
+        writeln!(
+            out,
+            "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>4}  {}",
+            i + 1,
+            printable(&s.candidate.symbol),
+            s.score,
+            f.atr_pct_15m,
+            f.trend_1h,
+            f.mom_15m,
+            f.mom_1h,
+            s.leverage,
+            why
+        )?;
+    }
+    for s in &plan.carried {
+        let why = plan
+            .choice
+            .decision(&s.candidate.symbol)
+            .map_or("", |d| d.reason.as_str());
+        writeln!(
+            out,
+            "   *  {:<16} {:>6.2} {:>8} {:>8} {:>8} {:>8} {:>4}  {}",
+            printable(&s.candidate.symbol),
+            s.score,
+            "",
+            "",
+            "",
+            "",
+            s.leverage,
+            why
         )?;
     }
     Ok(())

@@ -70,7 +70,7 @@ fn guardrails(plan: &Plan, settings: &Settings) -> String {
     format!(
         "AI_UNIVERSE_GUARDRAILS total={total} age_ok={age_ok} vol_ok={vol_ok} spread_ok={spread_ok} scored={} selected={} excluded_contract={} excluded_age={} excluded_lists={} excluded_vol={} excluded_spread={} excluded_data={} min_qv_usdt={} max_spread_bps={} min_age_days={} vol_src=quoteVolume market={} stats_endpoint={} metadata_ok=1 regime={}",
         refresh.scored.len(),
-        plan.choice.members.len(),
+        plan.choice.size(),
         out(Stage::Contract),
         out(Stage::Age),
         out(Stage::Lists),

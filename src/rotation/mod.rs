@@ -104,6 +104,11 @@ pub struct Inputs<'a> {
 }
 
 /// Recommends, and in execution mode applies, evictions and expansions to `choice`.
+///
+/// Both are planned together against the bounds: an eviction is refused only when the
+/// universe would end below `min_symbols` even after the expansions that can refill it,
+/// and expansions stop at `max_symbols`. Advisory mode plans exactly the same and says,
+/// for each recommendation, whether execution would apply it and what would stop it.
 pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Report {
     let s = input.settings;
     let execute = s.mode == Mode::Execution;
@@ -120,12 +125,17 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
                 .total_cmp(&a.max_drawdown.unwrap_or(0.0)),
         )
     });
-    for e in &mut evict {
+    let mut expand = expansions(ranked, choice, input, &evict);
+    // the plan: who execution would evict and admit, and what stops the rest
+    let mut size = choice.size();
+    let refills = expand.len();
+    let mut plan_evict: Vec<Option<String>> = Vec::new();
+    for e in &evict {
         let blocked = if input.held.contains(&e.symbol) {
             Some("held position".to_owned())
         } else if input.lists.is_pinned(&e.symbol) {
             Some("pinned".to_owned())
-        } else if choice.members.len() <= input.min_symbols {
+        } else if size - 1 + refills.min(s.max_symbols - (size - 1)) < input.min_symbols {
             Some(format!(
                 "the universe would fall below min_symbols {}",
                 input.min_symbols
@@ -133,8 +143,26 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         } else {
             None
         };
+        if blocked.is_none() {
+            size -= 1;
+        }
+        plan_evict.push(blocked);
+    }
+    let mut plan_expand: Vec<Option<String>> = Vec::new();
+    for _ in &expand {
+        if size < s.max_symbols {
+            size += 1;
+            plan_expand.push(None);
+        } else {
+            plan_expand.push(Some(format!(
+                "the universe is at max_symbols {}",
+                s.max_symbols
+            )));
+        }
+    }
+    for (e, blocked) in evict.iter_mut().zip(plan_evict) {
         match (execute, blocked) {
-            (false, _) => e.not_applied = Some("advisory mode".into()),
+            (false, blocked) => e.not_applied = Some(advisory(blocked)),
             (true, Some(why)) => e.not_applied = Some(why),
             (true, None) => {
                 e.applied = true;
@@ -142,47 +170,20 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
             }
         }
     }
-
-    let model_of: BTreeMap<&str, &str> = input
-        .models
-        .models
-        .iter()
-        .map(|(f, s)| (s.as_str(), f.as_str()))
-        .collect();
-    let evicted: BTreeSet<&str> = evict.iter().map(|e| e.symbol.as_str()).collect();
-    let mut expand: Vec<Expansion> = ranked
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| {
-            let symbol = s.candidate.symbol.as_str();
-            !choice.members.contains(i)
-                && model_of.contains_key(symbol)
-                && !evicted.contains(symbol)
-        })
-        .map(|(i, s)| Expansion {
-            symbol: s.candidate.symbol.clone(),
-            rank: i + 1,
-            score: s.score,
-            model: model_of[s.candidate.symbol.as_str()].to_owned(),
-            applied: false,
-            not_applied: None,
-        })
-        .collect();
-    for x in &mut expand {
-        if !execute {
-            x.not_applied = Some("advisory mode".into());
-        } else if choice.members.len() >= s.max_symbols {
-            x.not_applied = Some(format!("the universe is at max_symbols {}", s.max_symbols));
-        } else {
-            x.applied = true;
-            let i = x.rank - 1;
-            choice.members.push(i);
-            choice.decisions.retain(|d| d.symbol != x.symbol);
-            choice.decisions.push(Decision {
-                symbol: x.symbol.clone(),
-                action: Action::Added,
-                reason: format!("expansion: model {} (rank {})", x.model, x.rank),
-            });
+    for (x, blocked) in expand.iter_mut().zip(plan_expand) {
+        match (execute, blocked) {
+            (false, blocked) => x.not_applied = Some(advisory(blocked)),
+            (true, Some(why)) => x.not_applied = Some(why),
+            (true, None) => {
+                x.applied = true;
+                choice.members.push(x.rank - 1);
+                choice.decisions.retain(|d| d.symbol != x.symbol);
+                choice.decisions.push(Decision {
+                    symbol: x.symbol.clone(),
+                    action: Action::Added,
+                    reason: format!("expansion: model {} (rank {})", x.model, x.rank),
+                });
+            }
         }
     }
     choice.members.sort_unstable();
@@ -203,42 +204,114 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
     }
 }
 
-/// `symbol` as an eviction candidate, if its results say so.
-fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
-    let s = input.settings;
-    let p = input.performance.get(symbol)?;
-    if p.total_trades < s.min_trades_for_eviction {
-        return None;
+/// What advisory mode says of a recommendation: what execution would do with it.
+fn advisory(blocked: Option<String>) -> String {
+    match blocked {
+        None => "advisory mode (execution would apply it)".into(),
+        Some(why) => format!("advisory mode (execution would not either: {why})"),
     }
-    let mut why = Vec::new();
-    if p.win_rate < s.eviction_win_rate {
-        why.push(format!(
-            "win_rate {:.3} < {}",
-            p.win_rate, s.eviction_win_rate
-        ));
-    }
-    match p.max_drawdown {
-        Some(drawdown) if drawdown > s.eviction_drawdown => why.push(format!(
-            "max_drawdown {drawdown:.3} > {}",
-            s.eviction_drawdown
-        )),
-        _ => {}
-    }
-    if why.is_empty() {
-        return None;
-    }
-    let judged = if p.max_drawdown.is_none() {
-        " (the record keeps no max_drawdown: judged on win rate alone)"
-    } else {
-        ""
-    };
-    Some(Eviction {
-        symbol: symbol.to_owned(),
-        why: format!(
+}
+
+/// Scored symbols outside the universe that have a model, best score first; never one
+/// recommended for eviction.
+fn expansions(
+    ranked: &[Scored],
+    choice: &Choice,
+    input: &Inputs<'_>,
+    evict: &[Eviction],
+) -> Vec<Expansion> {
+    let model_of: BTreeMap<&str, &str> = input
+        .models
+        .models
+        .iter()
+        .map(|(f, s)| (s.as_str(), f.as_str()))
+        .collect();
+    let evicted: BTreeSet<&str> = evict.iter().map(|e| e.symbol.as_str()).collect();
+    ranked
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            let symbol = s.candidate.symbol.as_str();
+            !choice.members.contains(i)
+                && model_of.contains_key(symbol)
+                && !evicted.contains(symbol)
+                && !input.settings.is_evicted(input.performance.get(symbol))
+        })
+        .map(|(i, s)| Expansion {
+            symbol: s.candidate.symbol.clone(),
+            rank: i + 1,
+            score: s.score,
+            model: model_of[s.candidate.symbol.as_str()].to_owned(),
+            applied: false,
+            not_applied: None,
+        })
+        .collect()
+}
+
+impl Settings {
+    /// Why the results of `p` call for an eviction, if they do: at least
+    /// `min_trades_for_eviction` trades and a win rate below `eviction_win_rate` or a
+    /// drawdown above `eviction_drawdown` (a record without one is judged on win rate).
+    pub fn eviction_reason(&self, p: &Performance) -> Option<String> {
+        if p.total_trades < self.min_trades_for_eviction {
+            return None;
+        }
+        let mut why = Vec::new();
+        if p.win_rate < self.eviction_win_rate {
+            why.push(format!(
+                "win_rate {:.3} < {}",
+                p.win_rate, self.eviction_win_rate
+            ));
+        }
+        match p.max_drawdown {
+            Some(drawdown) if drawdown > self.eviction_drawdown => why.push(format!(
+                "max_drawdown {drawdown:.3} > {}",
+                self.eviction_drawdown
+            )),
+            _ => {}
+        }
+        if why.is_empty() {
+            return None;
+        }
+        let judged = if p.max_drawdown.is_none() {
+            " (the record keeps no max_drawdown: judged on win rate alone)"
+        } else {
+            ""
+        };
+        Some(format!(
             "{} over {} trades{judged}",
             why.join(" and "),
             p.total_trades
-        ),
+        ))
+    }
+
+    /// Whether a symbol with these results is one rotation evicts.
+    pub fn is_evicted(&self, p: Option<&Performance>) -> bool {
+        p.and_then(|p| self.eviction_reason(p)).is_some()
+    }
+
+    /// The symbols execution mode keeps out this refresh: those it would evict. In
+    /// advisory mode, none. (A symbol evicted once is no challenger on the next refresh
+    /// of an unchanged market either, so the universe does not flip.)
+    pub fn barred(&self, performance: &BTreeMap<String, Performance>) -> BTreeSet<String> {
+        if self.mode != Mode::Execution {
+            return BTreeSet::new();
+        }
+        performance
+            .iter()
+            .filter(|(_, p)| self.eviction_reason(p).is_some())
+            .map(|(symbol, _)| symbol.clone())
+            .collect()
+    }
+}
+
+/// `symbol` as an eviction candidate, if its results say so.
+fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
+    let p = input.performance.get(symbol)?;
+    let why = input.settings.eviction_reason(p)?;
+    Some(Eviction {
+        symbol: symbol.to_owned(),
+        why,
         win_rate: p.win_rate,
         max_drawdown: p.max_drawdown,
         total_trades: p.total_trades,

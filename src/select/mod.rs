@@ -64,6 +64,23 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Whether the reason says the symbol may not be traded (delisted, not trading,
+    /// denied…), rather than that its data could not be read or judged this time. Only
+    /// such a reason takes an open position out of the universe.
+    pub fn removes_a_position(self) -> bool {
+        matches!(
+            self,
+            Reason::BadSymbol
+                | Reason::NotUsdtPerpetual
+                | Reason::NotTrading
+                | Reason::Delisting
+                | Reason::TooNew
+                | Reason::Denied
+                | Reason::NotAllowed
+                | Reason::NoModel
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::BadSymbol => "bad_symbol",

@@ -29,6 +29,14 @@ impl Weights {
         vol_fit: 0.4,
         liquidity: 0.5,
     };
+    /// No components: a carried symbol's, which was not scored this time.
+    pub const ZERO: Self = Self {
+        trend_1h: 0.0,
+        mom_15m: 0.0,
+        mom_1h: 0.0,
+        vol_fit: 0.0,
+        liquidity: 0.0,
+    };
     pub const ONES: Self = Self {
         trend_1h: 1.0,
         mom_15m: 1.0,
