@@ -184,7 +184,9 @@ pub fn make(
     }
     let mut refresh = refresh::run(source, &settings, cache, progress)?;
     if let Some(min_trades) = settings.hybrid_min_trades {
-        crate::select::apply_hybrid(&mut refresh.scored, &history.performance, min_trades);
+        crate::select::apply_hybrid(&mut refresh.scored, |symbol| {
+            history.performance.get(symbol)?.hybrid_factor(min_trades)
+        });
     }
     let known: BTreeSet<String> = refresh
         .overview

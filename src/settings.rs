@@ -18,6 +18,7 @@ use toml::Value;
 use crate::error::UsageError;
 use crate::market::client::ClientSettings;
 use crate::policy::{ExitParams, field};
+use crate::select::churn::Churn;
 use crate::select::{Filters, LeverageTable, Lists, Pattern, Weights};
 use crate::store::{Keys, Location};
 
@@ -74,19 +75,6 @@ pub struct Entry {
     /// JSON rendering of the value (secrets redacted).
     pub value: serde_json::Value,
     pub origin: String,
-}
-
-/// Churn control: how the previous universe resists rank noise (the pair rule of
-/// [`crate::select::churn`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Churn {
-    pub enabled: bool,
-    /// A challenger replaces an incumbent only by outscoring it by this many points.
-    pub margin: f64,
-    /// Rank-driven replacements per refresh.
-    pub max_replacements: usize,
-    /// An incumbent younger than this in the universe is never replaced for rank.
-    pub min_hold: Duration,
 }
 
 /// Regimes by the median `atr_pct_15m` of the scored symbols, and their weight multipliers.

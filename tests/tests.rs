@@ -11,6 +11,7 @@ mod generate;
 mod golden;
 mod hostile;
 mod inspect;
+mod layout;
 mod operator;
 mod rotation;
 mod script;

@@ -33,7 +33,18 @@ use serde::Serialize;
 use super::score::correlation;
 use super::{Excluded, Lists, Reason, Scored};
 use crate::output;
-use crate::settings::Churn;
+
+/// Churn control's settings: how the previous universe resists rank noise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Churn {
+    pub enabled: bool,
+    /// A challenger replaces an incumbent only by outscoring it by this many points.
+    pub margin: f64,
+    /// Pairs (replacements) per refresh.
+    pub max_replacements: usize,
+    /// An incumbent younger than this in the universe is never replaced.
+    pub min_hold: std::time::Duration,
+}
 
 /// What the choice knows besides the ranking.
 #[derive(Debug)]

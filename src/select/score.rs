@@ -238,20 +238,11 @@ impl Scored {
 }
 
 /// The old generator's "hybrid" score: each score multiplied by its symbol's performance
-/// factor ([`Performance::hybrid_factor`], 0.5 to 1.5, from at least `min_trades`
-/// trades; a symbol without one keeps its score), then ranked again.
-///
-/// [`Performance::hybrid_factor`]: crate::rotation::perf::Performance::hybrid_factor
-pub fn apply_hybrid(
-    scored: &mut [Scored],
-    performance: &std::collections::BTreeMap<String, crate::rotation::perf::Performance>,
-    min_trades: u64,
-) {
+/// factor (`factor_of`, 0.5 to 1.5: `Performance::hybrid_factor`; a symbol without one
+/// keeps its score), then ranked again.
+pub fn apply_hybrid(scored: &mut [Scored], factor_of: impl Fn(&str) -> Option<f64>) {
     for s in scored.iter_mut() {
-        let factor = performance
-            .get(&s.candidate.symbol)
-            .and_then(|p| p.hybrid_factor(min_trades));
-        if let Some(factor) = factor {
+        if let Some(factor) = factor_of(&s.candidate.symbol) {
             s.score *= factor;
             s.hybrid_factor = Some(factor);
         }

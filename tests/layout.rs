@@ -1,0 +1,85 @@
+//! The source tree's shape: the top-level modules of `src/` depend on each other without
+//! a cycle (a cycle ties modules together so that none can change alone).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Top-level module → the top-level modules its code names (`crate::x`), comments aside.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let relative = path.strip_prefix(&src).unwrap();
+            let first = relative
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            let module = first.trim_end_matches(".rs").to_owned();
+            if module == "main" || module == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let deps = graph.entry(module.clone()).or_default();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::") {
+                    let name: String = line[at + 7..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && name != module {
+                        deps.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    // macros exported at the crate root are not modules
+    for deps in graph.values_mut() {
+        deps.retain(|d| d != "warn");
+    }
+    graph
+}
+
+/// Depth first from `node`; panics naming the cycle when the path comes back to itself.
+fn visit(
+    node: &str,
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    path: &mut Vec<String>,
+    done: &mut BTreeSet<String>,
+) {
+    if let Some(at) = path.iter().position(|p| p == node) {
+        panic!("import cycle: {} → {node}", path[at..].join(" → "));
+    }
+    if !done.insert(node.to_owned()) && !path.is_empty() {
+        return;
+    }
+    path.push(node.to_owned());
+    for next in graph.get(node).into_iter().flatten() {
+        if graph.contains_key(next) {
+            visit(next, graph, path, done);
+        }
+    }
+    path.pop();
+}
+
+#[test]
+fn the_top_level_modules_have_no_import_cycle() {
+    let graph = dependencies();
+    assert!(graph.contains_key("select") && graph.contains_key("settings"));
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        visit(node, &graph, &mut Vec::new(), &mut done);
+    }
+}
