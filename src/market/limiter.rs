@@ -34,7 +34,10 @@ pub struct WeightGate {
 struct State {
     /// The minute (server clock) `used` counts.
     window: i64,
+    /// This minute's weight: ours, or what the exchange reported when that was more.
     used: u32,
+    /// The part of `used` this run sent itself.
+    own: u32,
     paused_until: Option<Instant>,
     banned: Option<FetchError>,
 }
@@ -106,12 +109,18 @@ impl WeightGate {
                 let server_now = self.server_now_ms();
                 let window = server_now.div_euclid(MINUTE_MS);
                 if window != state.window {
+                    // a new minute: until the exchange says otherwise, the other programs
+                    // on this IP are taken to use what they used in the last one
+                    let others = state.used.saturating_sub(state.own);
+                    let next = window == state.window + 1;
                     state.window = window;
-                    state.used = 0;
+                    state.used = if next { others } else { 0 };
+                    state.own = 0;
                 }
                 let budget = self.effective_budget();
                 if state.used + weight <= budget {
                     state.used += weight;
+                    state.own += weight;
                     return Ok(());
                 }
                 // a little past the boundary, so both clocks agree the minute turned
@@ -249,6 +258,29 @@ mod tests {
         gate.observe_used(95);
         gate.acquire(5).unwrap();
         assert_eq!(gate.state.lock().unwrap().used, 100);
+    }
+
+    #[test]
+    fn a_new_minute_starts_from_what_the_others_used_in_the_last() {
+        // a clock that moves one minute when told to
+        static MINUTE: AtomicI64 = AtomicI64::new(0);
+        fn moving_clock() -> i64 {
+            stopped_clock() + MINUTE.load(Ordering::Relaxed) * MINUTE_MS
+        }
+        let gate = WeightGate::with_clock(100, far(), moving_clock);
+        gate.acquire(10).unwrap();
+        gate.observe_used(90); // others sent 80 this minute
+        MINUTE.store(1, Ordering::Relaxed);
+        gate.acquire(5).unwrap();
+        assert_eq!(
+            gate.state.lock().unwrap().used,
+            85,
+            "80 assumed from the others, 5 ours"
+        );
+        // two minutes on, nothing is assumed
+        MINUTE.store(3, Ordering::Relaxed);
+        gate.acquire(1).unwrap();
+        assert_eq!(gate.state.lock().unwrap().used, 1);
     }
 
     #[test]
