@@ -6,13 +6,15 @@
 //! - [`market`]: reading the exchange (or a snapshot), within its rate limits;
 //! - [`select`]: why a symbol is excluded, how the rest are scored, ranked and chosen;
 //! - [`features`]: the indicators (TA-Lib conventions);
-//! - [`refresh`] and [`plan`]: the pipeline that ties those together;
+//! - [`refresh`] (reading the market), [`decide`] (the pure decision) and [`plan`] (what
+//!   the store remembers, and the two put together);
 //! - [`policy`]: the published fields and their hashes;
 //! - [`store`]: Redis and the file store;
 //! - [`cmd`]: one module per subcommand.
 
 pub mod cli;
 pub mod cmd;
+pub mod decide;
 pub mod error;
 pub mod exit;
 pub mod features;

@@ -1,41 +1,26 @@
-//! A refresh turned into a universe: the ranking, what the store remembers (the previous
-//! universe, when each member joined, open positions) and the operator's settings.
-//! `generate` publishes a plan, `explain` explains one; both make it here.
+//! The I/O around the decision: what the store remembers (the previous universe, when
+//! each member joined, open positions, results, models seen) and reading the market, put
+//! together with [`crate::decide::decide`]. `generate` publishes a plan, `explain` and
+//! `rotation` show one; all make it here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{FailClosed, StoreError};
+use crate::error::StoreError;
 use crate::market::Source;
 use crate::market::cache::CandleCache;
-use crate::policy::{Policy, field};
+use crate::policy::field;
 use crate::progress::Progress;
-use crate::refresh::{self, Refresh};
-use crate::rotation::perf::Performance;
-use crate::rotation::{self, models};
-use crate::select::Scored;
-use crate::select::churn::{self, Choice};
+use crate::refresh;
+use crate::rotation::models;
 use crate::settings::Settings;
 use crate::store::{AuditRecord, Store};
+
+pub use crate::decide::{History, Plan, PlanError};
 
 /// Audit entries are read back newest first, this many at first, four times more each
 /// time that is not enough, up to the streams' length.
 const FIRST_PAGE: usize = 64;
 const LAST_PAGE: usize = crate::store::STREAM_MAX_LEN;
-
-/// What the store remembers that the choice needs.
-#[derive(Debug, Default)]
-pub struct History {
-    pub previous: Option<Policy>,
-    /// The previous universe, in its rank order.
-    pub incumbents: Vec<String>,
-    /// When each incumbent joined the universe (epoch seconds, as far back as read).
-    pub joined_at: HashMap<String, i64>,
-    pub held: BTreeSet<String>,
-    /// Every performance record the store holds.
-    pub performance: BTreeMap<String, Performance>,
-    /// Model files seen before; `None` before the first baseline.
-    pub seen_models: Option<BTreeSet<String>>,
-}
 
 impl History {
     /// Reads the previous policy, the recent audit trail and the held set. `held`, when
@@ -73,14 +58,6 @@ impl History {
             performance,
             seen_models,
         })
-    }
-
-    /// No store: a first run, with `--held` if given.
-    pub fn without_store(held: Option<&[String]>) -> Self {
-        Self {
-            held: held.unwrap_or_default().iter().cloned().collect(),
-            ..Self::default()
-        }
     }
 }
 
@@ -132,40 +109,8 @@ fn joined_at(
         .collect()
 }
 
-/// A refresh and the universe chosen from it.
-#[derive(Debug)]
-pub struct Plan {
-    pub refresh: Refresh,
-    pub choice: Choice,
-    /// Held symbols in the universe that could not be scored this time, with their
-    /// previous figures and leverage (after the members).
-    pub carried: Vec<Scored>,
-    pub rotation: rotation::Report,
-    /// The model files found (known symbols only).
-    pub models: models::Scan,
-}
-
-impl Plan {
-    /// The universe: the members in rank order, then the carried held symbols.
-    pub fn universe(&self) -> Vec<Scored> {
-        self.choice
-            .members
-            .iter()
-            .map(|&i| self.refresh.scored[i].clone())
-            .chain(self.carried.iter().cloned())
-            .collect()
-    }
-
-    /// The rank (1-based) of a scored symbol.
-    pub fn rank(&self, symbol: &str) -> Option<usize> {
-        self.refresh
-            .scored
-            .iter()
-            .position(|s| s.candidate.symbol == symbol)
-            .map(|i| i + 1)
-    }
-}
-
+/// The plan `generate` publishes: the model folder and the market are read (I/O), then
+/// [`crate::decide::decide`] chooses (pure).
 pub fn make(
     source: &dyn Source,
     settings: &Settings,
@@ -178,137 +123,12 @@ pub fn make(
         Some(dir) => models::scan(dir, &settings.rotation.model_glob).map_err(PlanError::Models)?,
         None => BTreeMap::new(),
     };
-    let mut settings = settings.clone();
-    if settings.rotation.require_model {
-        settings.lists.models = Some(found.values().cloned().collect());
-    }
-    let mut refresh = refresh::run(source, &settings, cache, progress)?;
-    if let Some(min_trades) = settings.hybrid_min_trades {
-        crate::select::apply_hybrid(&mut refresh.scored, |symbol| {
-            history.performance.get(symbol)?.hybrid_factor(min_trades)
-        });
-    }
-    let known: BTreeSet<String> = refresh
-        .overview
-        .symbols
-        .iter()
-        .map(|s| s.symbol.clone())
-        .collect();
-    let scan = models::classify(&found, &known);
-    let barred = settings.rotation.barred(&history.performance);
-    let ctx = churn::Context {
-        excluded: &refresh.excluded,
-        incumbents: &history.incumbents,
-        joined_at: &history.joined_at,
-        now,
-        held: &history.held,
-        lists: &settings.lists,
-        top: settings.top,
-        churn: &settings.churn,
-        max_correlation: settings.max_correlation,
-        not_challengers: &barred,
-    };
-    let mut choice = churn::choose(&refresh.scored, &ctx);
-    let inputs = rotation::Inputs {
-        settings: &settings.rotation,
-        performance: &history.performance,
-        models: &scan,
-        seen_models: history.seen_models.as_ref(),
-        held: &history.held,
-        lists: &settings.lists,
-        min_symbols: settings.min_symbols,
-    };
-    let report = rotation::rotate(&refresh.scored, &mut choice, &inputs);
-    let carried = choice
-        .carried
-        .iter()
-        .map(|symbol| carry(symbol, history.previous.as_ref(), &settings.leverage))
-        .collect();
-    if choice.size() < settings.min_symbols {
-        return Err(FailClosed::TooFewChosen {
-            chosen: choice.size(),
-            scored: refresh.scored.len(),
-            min: settings.min_symbols,
-        }
-        .into());
-    }
-    Ok(Plan {
-        refresh,
-        choice,
-        carried,
-        rotation: report,
-        models: scan,
-    })
-}
-
-/// A held symbol kept although it could not be scored this time: its previous figures
-/// and leverage, as the previous policy published them (the table's lowest leverage if
-/// it said none).
-fn carry(symbol: &str, previous: Option<&Policy>, table: &crate::select::LeverageTable) -> Scored {
-    let score = previous
-        .and_then(|p| p.scores().ok())
-        .and_then(|mut scores| scores.remove(symbol));
-    let leverage = previous
-        .and_then(|p| p.leverage().ok())
-        .and_then(|l| l.get(symbol)?.as_f64())
-        .filter(|l| l.is_finite() && *l >= 1.0)
-        .map_or(table.range().0, |l| l.round() as u32);
-    let s = score.unwrap_or(crate::policy::SymbolScore {
-        score: 0.0,
-        atr_pct_15m: 0.0,
-        trend_1h: 0.0,
-        mom_15m: 0.0,
-        mom_1h: 0.0,
-        quote_volume: 0.0,
-        spread_bps: 0.0,
-        age_days: 0.0,
-        leverage,
-    });
-    Scored {
-        candidate: crate::select::Candidate {
-            symbol: symbol.to_owned(),
-            quote_volume: s.quote_volume,
-            spread_bps: s.spread_bps,
-            age_days: s.age_days,
-        },
-        features: crate::select::FeatureValues {
-            atr_pct_15m: s.atr_pct_15m,
-            trend_1h: s.trend_1h,
-            mom_15m: s.mom_15m,
-            mom_1h: s.mom_1h,
-        },
-        components: crate::select::Weights::ZERO,
-        score: s.score,
-        hybrid_factor: None,
-        leverage,
-        returns_1h: Vec::new(),
-    }
-}
-
-/// Why no plan could be made.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    #[error(transparent)]
-    FailClosed(#[from] FailClosed),
-    /// The model folder could not be read: a configuration problem.
-    #[error("{0}")]
-    Models(String),
-}
-
-impl PlanError {
-    /// The error with its exit category: fail-closed, or a usage error. `publishing`:
-    /// whether the command would have published (only then does "nothing was published"
-    /// say anything).
-    pub fn into_error(self, publishing: bool) -> anyhow::Error {
-        match self {
-            PlanError::FailClosed(e) if publishing => anyhow::Error::new(e).context(
-                "refresh failed closed; nothing was published and the previous policy stands",
-            ),
-            PlanError::FailClosed(e) => anyhow::Error::new(e)
-                .context("refresh failed closed: the market data is not trustworthy"),
-            PlanError::Models(message) => anyhow::Error::new(crate::error::UsageError(message)),
-        }
-    }
+    let settings = crate::decide::with_models(settings, &found);
+    let view = refresh::gather(source, &settings, cache, progress, now)?;
+    let started = std::time::Instant::now();
+    let mut plan = crate::decide::decide(view, &found, history, &settings, now)?;
+    plan.refresh.features_us = started.elapsed().as_micros();
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -41,39 +41,77 @@ pub struct Refresh {
     /// Of those, how many the candle cache served with a warm (weight 1) request.
     pub cache_hits: usize,
     pub usage: Usage,
-    /// Time spent computing windows and features, in µs.
+    /// Time spent deciding from the market view (windows, features, score), in µs.
     pub features_us: u128,
 }
 
 /// More than this share of failed candle fetches fails the run: 1/50 = 2%.
 const MAX_FAILED_SHARE_DENOMINATOR: usize = 50;
 
+/// What a refresh read from the market: everything [`assess`] decides from.
+#[derive(Debug)]
+pub struct MarketView {
+    pub overview: Overview,
+    /// The candles of each symbol that passed the cheap checks, in request order: as
+    /// fetched (or served by the candle cache), or why they could not be.
+    pub candles: Vec<(String, Result<Vec<Candle>, FetchError>)>,
+    pub cache_hits: usize,
+    pub usage: Usage,
+}
+
+/// A refresh: [`gather`], then [`assess`].
 pub fn run(
     source: &dyn Source,
     settings: &Settings,
     cache: Option<&CandleCache>,
     progress: &Progress,
 ) -> Result<Refresh, FailClosed> {
+    let view = gather(
+        source,
+        settings,
+        cache,
+        progress,
+        crate::output::now_epoch(),
+    )?;
+    let started = Instant::now();
+    let mut refresh = assess(view, settings)?;
+    refresh.features_us = started.elapsed().as_micros();
+    Ok(refresh)
+}
+
+/// The I/O half: the overview, the freshness check against the local clock (`now`,
+/// seconds) for a live source, then the candles of the symbols that pass the cheap checks.
+pub fn gather(
+    source: &dyn Source,
+    settings: &Settings,
+    cache: Option<&CandleCache>,
+    progress: &Progress,
+    now: i64,
+) -> Result<MarketView, FailClosed> {
     let overview = market::fetch_overview(source)?;
     if !source.is_replay()
         && let Some(max) = settings.max_data_age
     {
-        check_fresh(overview.server_time, crate::output::now_epoch(), max)?;
+        check_fresh(overview.server_time, now, max)?;
     }
-    let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
-
+    // the cheap checks decide which candles are worth their weight; `assess` runs them
+    // again on the same data, so the two cannot disagree
+    let (candidates, _) = select::screen(&overview, &settings.filters, &settings.lists);
     let onboard: HashMap<&str, i64> = overview
         .symbols
         .iter()
         .map(|s| (s.symbol.as_str(), s.onboard_date))
         .collect();
-    let names: Vec<String> = candidates.iter().map(|c| c.symbol.clone()).collect();
-    let symbols: Vec<&str> = names.iter().map(String::as_str).collect();
-    let requested: Vec<(&str, i64)> = symbols
+    let requested: Vec<(&str, i64)> = candidates
         .iter()
-        .map(|s| (*s, onboard.get(s).copied().unwrap_or(0)))
+        .map(|c| {
+            (
+                c.symbol.as_str(),
+                onboard.get(c.symbol.as_str()).copied().unwrap_or(0),
+            )
+        })
         .collect();
-    progress.start(symbols.len() as u64);
+    progress.start(requested.len() as u64);
     let request = market::CandleRequest {
         symbols: &requested,
         start_time: candles::request_start(overview.server_time),
@@ -87,15 +125,50 @@ pub fn run(
         progress.advance(source.usage().weight);
     })?;
     progress.finish();
-    check_candle_failures(&symbols, &fetched)?;
-
-    let features_started = Instant::now();
-    let judged: Vec<Result<Ready, Excluded>> = candidates
-        .into_par_iter()
+    let candles = candidates
+        .into_iter()
+        .map(|c| c.symbol)
         .zip(fetched)
+        .collect();
+    Ok(MarketView {
+        overview,
+        candles,
+        cache_hits,
+        usage: source.usage(),
+    })
+}
+
+/// The pure half: from what was read to a ranking, every exclusion with its reason. No
+/// I/O and no clock: the same view always gives the same refresh.
+pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClosed> {
+    let MarketView {
+        overview,
+        candles: fetched,
+        cache_hits,
+        usage,
+    } = view;
+    let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
+    let symbols: Vec<&str> = fetched.iter().map(|(s, _)| s.as_str()).collect();
+    let results: Vec<&Result<Vec<Candle>, FetchError>> = fetched.iter().map(|(_, r)| r).collect();
+    check_candle_failures(&symbols, &results)?;
+    let candles_needed = fetched.len();
+    let mut by_symbol: HashMap<String, Result<Vec<Candle>, FetchError>> =
+        fetched.into_iter().collect();
+    let judged: Vec<Result<Ready, Excluded>> = candidates
+        .into_iter()
+        .map(|c| {
+            let candles = by_symbol.remove(&c.symbol).unwrap_or_else(|| {
+                Err(FetchError::Snapshot(format!(
+                    "no candles were read for {}",
+                    c.symbol
+                )))
+            });
+            (c, candles)
+        })
+        .collect::<Vec<_>>()
+        .into_par_iter()
         .map(|(candidate, candles)| judge(candidate, candles, overview.server_time))
         .collect();
-    let features_us = features_started.elapsed().as_micros();
     let mut ready = Vec::with_capacity(judged.len());
     for verdict in judged {
         match verdict {
@@ -125,10 +198,10 @@ pub fn run(
         regime,
         median_atr,
         weights,
-        candles_needed: symbols.len(),
+        candles_needed,
         cache_hits,
-        usage: source.usage(),
-        features_us,
+        usage,
+        features_us: 0,
     })
 }
 
@@ -155,7 +228,7 @@ fn check_fresh(
 /// Fails closed when more than 2% of the candle fetches failed.
 fn check_candle_failures(
     symbols: &[&str],
-    fetched: &[Result<Vec<Candle>, FetchError>],
+    fetched: &[&Result<Vec<Candle>, FetchError>],
 ) -> Result<(), FailClosed> {
     let failures: Vec<String> = symbols
         .iter()

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod candles;
 pub mod client;
 pub mod limiter;
+pub mod memory;
 pub mod snapshot;
 pub mod wire;
 
