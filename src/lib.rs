@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod decide;
+pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod features;

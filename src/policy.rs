@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::select::Scored;
 
@@ -357,8 +356,7 @@ pub fn parse_epoch(text: &str) -> Option<i64> {
 pub fn universe_hash<S: AsRef<str>>(symbols: &[S]) -> String {
     let mut sorted: Vec<&str> = symbols.iter().map(AsRef::as_ref).collect();
     sorted.sort_unstable();
-    let digest = Sha256::digest(sorted.join(",").as_bytes());
-    hex(&digest)[..16].to_owned()
+    crate::digest::sha256_hex(sorted.join(",").as_bytes())[..16].to_owned()
 }
 
 /// sha256 hex of the canonical serialisation of every field but `policy_hash`.
@@ -369,7 +367,7 @@ pub fn policy_hash(fields: &BTreeMap<String, String>) -> String {
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let canonical = serde_json::to_vec(&hashed).expect("strings serialise");
-    hex(&Sha256::digest(&canonical))
+    crate::digest::sha256_hex(&canonical)
 }
 
 /// The fields the Python generator wrote (its `PolicyStore.save`); earlier versions wrote
@@ -404,9 +402,7 @@ pub fn legacy_policy_hash(fields: &BTreeMap<String, String>) -> String {
         .filter(|(name, _)| LEGACY_FIELDS.contains(&name.as_str()))
         .map(|(name, value)| format!("[{}, {}]", python_json(name), python_json(value)))
         .collect();
-    hex(&Sha256::digest(
-        format!("[{}]", pairs.join(", ")).as_bytes(),
-    ))
+    crate::digest::sha256_hex(format!("[{}]", pairs.join(", ")).as_bytes())
 }
 
 /// A string as Python's `json.dumps` writes it with `ensure_ascii=True`.
@@ -436,16 +432,6 @@ fn python_json(text: &str) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// Compact JSON of a policy value.
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("policy values serialise")
@@ -463,11 +449,11 @@ mod tests {
         let b = universe_hash(&["BTCUSDT", "ETHUSDT"]);
         assert_eq!(a, b);
         assert_eq!(a.len(), 16);
-        assert_eq!(a, hex(&Sha256::digest(b"BTCUSDT,ETHUSDT"))[..16]);
+        assert_eq!(a, crate::digest::sha256_hex(b"BTCUSDT,ETHUSDT")[..16]);
         // byte order: uppercase before lowercase, ASCII before other scripts
         assert_eq!(
             universe_hash(&["币安人生USDT", "aUSDT", "BUSDT"]),
-            hex(&Sha256::digest("BUSDT,aUSDT,币安人生USDT".as_bytes()))[..16]
+            crate::digest::sha256_hex("BUSDT,aUSDT,币安人生USDT".as_bytes())[..16]
         );
     }
 

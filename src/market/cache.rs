@@ -20,8 +20,6 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::Candle;
 use super::candles::M15;
 
@@ -70,7 +68,7 @@ impl CandleCache {
         let onboard: i64 = fields.next()?.parse().ok()?;
         let rows: usize = fields.next()?.parse().ok()?;
         let checksum = fields.next()?;
-        if onboard != onboard_date || hex(&Sha256::digest(body.as_bytes())) != checksum {
+        if onboard != onboard_date || crate::digest::sha256_hex(body.as_bytes()) != checksum {
             return None;
         }
         let candles: Vec<Candle> = body.lines().map(parse_row).collect::<Option<_>>()?;
@@ -101,7 +99,7 @@ impl CandleCache {
         let header = format!(
             "{MAGIC} {onboard_date} {} {}\n",
             candles.len(),
-            hex(&Sha256::digest(body.as_bytes()))
+            crate::digest::sha256_hex(body.as_bytes())
         );
         let temp = path.with_extension(format!("candles.{}.tmp", std::process::id()));
         let _guard = InFlight::register(&temp);
@@ -199,13 +197,6 @@ fn parse_row(line: &str) -> Option<Candle> {
         high: price()?,
         low: price()?,
         close: price()?,
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
     })
 }
 

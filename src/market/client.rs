@@ -192,7 +192,7 @@ impl Source for Client {
     }
 }
 
-/// Full-jitter exponential backoff: uniform in [base·2ⁿ⁻¹/2, base·2ⁿ⁻¹].
+/// Equal-jitter exponential backoff: uniform in [base·2ⁿ⁻¹/2, base·2ⁿ⁻¹].
 fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE * 2u32.pow(attempt.saturating_sub(1).min(6));
     ceiling.mul_f64(0.5 + fastrand::f64() / 2.0)

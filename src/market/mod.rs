@@ -15,7 +15,6 @@ pub mod snapshot;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use cache::CandleCache;
@@ -106,17 +105,15 @@ pub fn klines_weight(limit: u32) -> u32 {
     }
 }
 
-/// Percent-encodes a symbol for a query string (symbols may be non-ASCII).
+/// Percent-encodes a symbol for a query string (symbols may be non-ASCII): everything
+/// but the unreserved characters of RFC 3986.
 fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
 }
 
 /// Why one request gave no usable body.
