@@ -14,9 +14,9 @@ use crate::rotation::perf::Performance;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCode> {
-    let mut store = settings.open_store()?;
     match command {
         PerfCommand::Record(args) => {
+            let mut store = settings.open_store()?;
             let fraction = |name: &str, v: f64| {
                 if (0.0..=1.0).contains(&v) {
                     Ok(())
@@ -61,10 +61,18 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
             if args.batch == 0 {
                 return Err(UsageError("--batch 0: expected 1 or more".into()).into());
             }
-            let label = store.describe();
-            let Some(redis) = store.redis() else {
-                bail!("perf ingest reads a Redis stream; {label} is not Redis");
+            // only Redis has the trade stream: opened as what it is, no downcast
+            let crate::store::Location::Redis(url) = &settings.store else {
+                bail!(
+                    "perf ingest reads a Redis stream; {} is not Redis",
+                    settings.store
+                );
             };
+            let mut redis = crate::store::RedisStore::connect(
+                url,
+                settings.keys.clone(),
+                settings.tls_ca.as_deref(),
+            )?;
             let report = redis
                 .ingest_trades(
                     &args.consumer,
@@ -105,7 +113,7 @@ pub fn run(settings: &Settings, command: &PerfCommand) -> anyhow::Result<ExitCod
             }
             Ok(ExitCode::Success)
         }
-        PerfCommand::Show(args) => show(store.as_mut(), &args.symbols, args.json),
+        PerfCommand::Show(args) => show(settings.open_store()?.as_mut(), &args.symbols, args.json),
     }
 }
 

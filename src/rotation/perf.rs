@@ -289,6 +289,21 @@ impl Performance {
     }
 }
 
+/// Folds `trades` into the records of their symbols (a new record for a symbol without
+/// one), in order.
+pub fn fold_trades<'a>(
+    records: &mut BTreeMap<String, Performance>,
+    trades: impl IntoIterator<Item = &'a Trade>,
+    now: i64,
+) {
+    for trade in trades {
+        records
+            .entry(trade.symbol.clone())
+            .or_default()
+            .fold(trade, now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

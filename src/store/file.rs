@@ -7,7 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{AuditRecord, Publication, Store};
+use super::{AuditLog, AuditRecord, ModelBaseline, PolicyStore, Publication, TradingRecords};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
@@ -155,7 +155,7 @@ impl FileStore {
     }
 }
 
-impl Store for FileStore {
+impl PolicyStore for FileStore {
     fn describe(&self) -> String {
         format!("file:{}", self.dir.display())
     }
@@ -204,65 +204,14 @@ impl Store for FileStore {
         drop(lock);
         result
     }
+}
 
+impl AuditLog for FileStore {
     fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let mut trail = self.audit_trail()?;
         trail.reverse();
         trail.truncate(count);
         Ok(trail)
-    }
-
-    fn held_symbols(&mut self) -> Result<BTreeSet<String>, StoreError> {
-        Ok(BTreeSet::new())
-    }
-
-    fn performance(
-        &mut self,
-        symbols: &[String],
-    ) -> Result<BTreeMap<String, Performance>, StoreError> {
-        let all = self.read_performance()?;
-        symbols
-            .iter()
-            .filter_map(|s| all.get(s).map(|fields| (s, fields)))
-            .map(|(s, fields)| {
-                Performance::from_fields(fields)
-                    .map(|p| (s.clone(), p))
-                    .map_err(|e| self.error(format!("{PERFORMANCE_FILE} {s}: {e}")))
-            })
-            .collect()
-    }
-
-    fn set_performance(
-        &mut self,
-        symbol: &str,
-        record: &Performance,
-    ) -> Result<Performance, StoreError> {
-        self.locked(|store| {
-            let mut all = store.read_performance()?;
-            let fields = all.entry(symbol.to_owned()).or_default();
-            let written = record.clone().over(fields);
-            for (name, value) in written.to_fields() {
-                fields.insert(name.to_owned(), value);
-            }
-            store.replace_json(PERFORMANCE_FILE, &all)?;
-            Ok(written)
-        })
-    }
-
-    fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
-        Ok(self.read_performance()?.into_keys().collect())
-    }
-
-    fn seen_models(&mut self) -> Result<Option<BTreeSet<String>>, StoreError> {
-        self.read_json(MODELS_FILE)
-    }
-
-    fn record_models(&mut self, models: &BTreeSet<String>) -> Result<(), StoreError> {
-        self.locked(|store| {
-            let mut seen: BTreeSet<String> = store.read_json(MODELS_FILE)?.unwrap_or_default();
-            seen.extend(models.iter().cloned());
-            store.replace_json(MODELS_FILE, &seen)
-        })
     }
 
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
@@ -307,6 +256,63 @@ impl Store for FileStore {
             });
         }
         Ok(trail)
+    }
+}
+
+impl TradingRecords for FileStore {
+    fn held_symbols(&mut self) -> Result<BTreeSet<String>, StoreError> {
+        Ok(BTreeSet::new())
+    }
+
+    fn performance(
+        &mut self,
+        symbols: &[String],
+    ) -> Result<BTreeMap<String, Performance>, StoreError> {
+        let all = self.read_performance()?;
+        symbols
+            .iter()
+            .filter_map(|s| all.get(s).map(|fields| (s, fields)))
+            .map(|(s, fields)| {
+                Performance::from_fields(fields)
+                    .map(|p| (s.clone(), p))
+                    .map_err(|e| self.error(format!("{PERFORMANCE_FILE} {s}: {e}")))
+            })
+            .collect()
+    }
+
+    fn set_performance(
+        &mut self,
+        symbol: &str,
+        record: &Performance,
+    ) -> Result<Performance, StoreError> {
+        self.locked(|store| {
+            let mut all = store.read_performance()?;
+            let fields = all.entry(symbol.to_owned()).or_default();
+            let written = record.clone().over(fields);
+            for (name, value) in written.to_fields() {
+                fields.insert(name.to_owned(), value);
+            }
+            store.replace_json(PERFORMANCE_FILE, &all)?;
+            Ok(written)
+        })
+    }
+
+    fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(self.read_performance()?.into_keys().collect())
+    }
+}
+
+impl ModelBaseline for FileStore {
+    fn seen_models(&mut self) -> Result<Option<BTreeSet<String>>, StoreError> {
+        self.read_json(MODELS_FILE)
+    }
+
+    fn record_models(&mut self, models: &BTreeSet<String>) -> Result<(), StoreError> {
+        self.locked(|store| {
+            let mut seen: BTreeSet<String> = store.read_json(MODELS_FILE)?.unwrap_or_default();
+            seen.extend(models.iter().cloned());
+            store.replace_json(MODELS_FILE, &seen)
+        })
     }
 }
 

@@ -102,7 +102,9 @@ pub struct AuditRecord {
     pub fields: BTreeMap<String, String>,
 }
 
-pub trait Store {
+/// Where the policy lives: the current one, and the next one published with its audit
+/// entry and update event in one step.
+pub trait PolicyStore {
     /// The location, password redacted.
     fn describe(&self) -> String;
     fn load_policy(&mut self) -> Result<Option<Policy>, StoreError>;
@@ -112,10 +114,23 @@ pub trait Store {
         publication: &Publication,
         expected_previous: Option<&str>,
     ) -> Result<(), StoreError>;
+    /// Checks, before a refresh spends any exchange weight, that a publish could go
+    /// through: Redis keys of the right types, a file store's folder writable.
+    fn preflight(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The audit trail, read back.
+pub trait AuditLog {
     /// The whole audit trail, oldest first.
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest `count` audit entries, newest first.
     fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// What the trading side records: open positions and per-symbol results.
+pub trait TradingRecords {
     /// Symbols with open positions, as the trading side records them (Redis only; the
     /// file store has none).
     fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError>;
@@ -131,13 +146,12 @@ pub trait Store {
         symbol: &str,
         record: &crate::rotation::perf::Performance,
     ) -> Result<crate::rotation::perf::Performance, StoreError>;
-    /// Checks, before a refresh spends any exchange weight, that a publish could go
-    /// through: Redis keys of the right types, a file store's folder writable.
-    fn preflight(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
     /// Every symbol with a performance record.
     fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The model files already seen: rotation's baseline.
+pub trait ModelBaseline {
     /// The model files seen so far; `None` before the first scan recorded a baseline.
     fn seen_models(&mut self) -> Result<Option<std::collections::BTreeSet<String>>, StoreError>;
     /// Adds model files to the seen set (creating the baseline on the first call).
@@ -145,11 +159,12 @@ pub trait Store {
         &mut self,
         models: &std::collections::BTreeSet<String>,
     ) -> Result<(), StoreError>;
-    /// The Redis connection, for what only Redis can do (`perf ingest`).
-    fn redis(&mut self) -> Option<&mut RedisStore> {
-        None
-    }
 }
+
+/// A store that does all four (Redis and the file store): what `generate` opens.
+pub trait Store: PolicyStore + AuditLog + TradingRecords + ModelBaseline {}
+
+impl<T: PolicyStore + AuditLog + TradingRecords + ModelBaseline> Store for T {}
 
 /// Where a store lives, parsed from `--store` / `UNIVERSE_STORE`.
 #[derive(Clone, PartialEq, Eq)]

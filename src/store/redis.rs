@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use redis::{Connection, Value};
 
-use super::{AuditRecord, Keys, Publication, RedisUrl, STREAM_MAX_LEN, Store};
+use super::{
+    AuditLog, AuditRecord, Keys, ModelBaseline, PolicyStore, Publication, RedisUrl, STREAM_MAX_LEN,
+    TradingRecords,
+};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
@@ -68,7 +71,7 @@ impl RedisStore {
     }
 }
 
-impl Store for RedisStore {
+impl PolicyStore for RedisStore {
     fn describe(&self) -> String {
         self.label.clone()
     }
@@ -153,7 +156,9 @@ impl Store for RedisStore {
             None => Err(self.error("the policy changed during the publish; nothing was written")),
         }
     }
+}
 
+impl AuditLog for RedisStore {
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
         let entries: Vec<(String, HashMap<String, Value>)> = redis::cmd("XRANGE")
             .arg(self.keys.audit_key())
@@ -175,7 +180,9 @@ impl Store for RedisStore {
             .map_err(|e| self.error(e))?;
         self.records(entries)
     }
+}
 
+impl TradingRecords for RedisStore {
     fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError> {
         redis::cmd("SMEMBERS")
             .arg(self.keys.held_key())
@@ -257,7 +264,9 @@ impl Store for RedisStore {
         symbols.sort();
         Ok(symbols)
     }
+}
 
+impl ModelBaseline for RedisStore {
     fn seen_models(&mut self) -> Result<Option<std::collections::BTreeSet<String>>, StoreError> {
         let text: Option<String> = redis::cmd("GET")
             .arg(self.keys.models_seen_key())
@@ -282,10 +291,6 @@ impl Store for RedisStore {
             .arg(text)
             .exec(&mut self.connection)
             .map_err(|e| self.error(e))
-    }
-
-    fn redis(&mut self) -> Option<&mut RedisStore> {
-        Some(self)
     }
 }
 
@@ -596,12 +601,7 @@ impl RedisStore {
                 continue;
             }
             let mut records = self.performance(&symbols)?;
-            for (_, trade) in &trades {
-                records
-                    .entry(trade.symbol.clone())
-                    .or_default()
-                    .fold(trade, now);
-            }
+            crate::rotation::perf::fold_trades(&mut records, trades.iter().map(|(_, t)| t), now);
             let mut pipe = redis::pipe();
             pipe.atomic();
             for (symbol, record) in &records {
