@@ -218,12 +218,8 @@ fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<Stat
         s.log[entry].status = status;
         used
     };
-    // every answer closes its connection: tiny_http's task pool can leave a new
-    // connection queued behind idle keep-alive ones (a lost wake-up when two connect at
-    // once), which held a request until another connection closed
     let mut response = Response::from_data(body)
         .with_status_code(status)
-        .with_header(header("Connection", "close"))
         .with_header(header("Content-Type", "application/json"))
         .with_header(header("X-MBX-USED-WEIGHT-1M", &used.to_string()));
     if gzip {
