@@ -16,26 +16,9 @@ struct Setup {
 }
 
 fn setup(config: &str) -> Setup {
-    let home = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start();
-    let exchange = FakeBinance::start(market_now(16));
-    let config = config_file(home.path(), config);
-    let run = generate(
-        home.path(),
-        &exchange,
-        &redis.url(),
-        &["--config", &config, "--json"],
-    );
-    run.assert_code(0);
-    let first = universe_of(&run.json());
-    assert_eq!(first.len(), 10);
-    Setup {
-        home,
-        redis,
-        exchange,
-        config,
-        first,
-    }
+    let s = setup_sized(config, 16, "10");
+    assert_eq!(s.first.len(), 10);
+    s
 }
 
 impl Setup {
