@@ -133,7 +133,7 @@ fn min_hold_protects_young_incumbents_from_rank_reasons() {
     let report = s.refresh(&[]);
     let (action, reason) = decision(&report, &sunk);
     assert_eq!(action, "kept");
-    assert!(reason.contains("< min_hold 2h"), "{reason}");
+    assert!(reason.contains("within min_hold 2h"), "{reason}");
 
     std::fs::write(&s.config, "[churn]\nmin_hold = \"1s\"\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));

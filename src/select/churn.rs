@@ -340,13 +340,15 @@ fn pair(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
         if !incumbent || ctx.lists.is_pinned(symbol) || ctx.held.contains(symbol) {
             continue;
         }
-        match ctx.joined_at.get(symbol).map(|t| ctx.now - t) {
-            Some(age) if age < min_hold => {
+        match ctx.joined_at.get(symbol) {
+            Some(&joined) if ctx.now - joined < min_hold => {
+                // said with fixed times, so that two runs a second apart agree
                 let reason = format!(
-                    "rank {}; in the universe for {} < min_hold {}",
+                    "rank {}; joined {}, within min_hold {} (until {})",
                     i + 1,
-                    output::span(age),
-                    output::span(min_hold)
+                    output::epoch(joined),
+                    output::span(min_hold),
+                    output::epoch(joined + min_hold)
                 );
                 choice
                     .decisions
@@ -606,6 +608,20 @@ mod tests {
         let (names, choice) = case.run(&r, 2);
         assert_eq!(names, ["O1", "O2"]);
         assert!(choice.decision("O1").unwrap().reason.contains("min_hold"));
+        // reasons are the same a second later: explain and generate agree
+        let ctx = |now| Context {
+            excluded: &case.excluded,
+            incumbents: &case.incumbents,
+            joined_at: &case.joined,
+            now,
+            held: &case.held,
+            lists: &case.lists,
+            top: 2,
+            churn: &case.churn,
+            max_correlation: None,
+            not_challengers: &case.barred,
+        };
+        assert_eq!(choose(&r, &ctx(9_405)), choose(&r, &ctx(9_406)));
         assert!(
             choice
                 .decision("O2")
