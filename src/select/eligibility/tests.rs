@@ -1,0 +1,250 @@
+//! Unit tests of `eligibility`.
+
+use super::*;
+use crate::market::Book;
+use crate::select::Pattern;
+
+fn overview(info: SymbolInfo, quote_volume: Option<f64>, book: Option<Book>) -> Overview {
+    let symbol = info.symbol.clone();
+    Overview {
+        server_time: 100 * 86_400_000,
+        symbols: vec![info],
+        weight_limit: None,
+        quote_volumes: quote_volume
+            .map(|v| (symbol.clone(), v))
+            .into_iter()
+            .collect(),
+        books: book.map(|b| (symbol, b)).into_iter().collect(),
+        conflicts: std::collections::BTreeMap::new(),
+    }
+}
+
+fn info() -> SymbolInfo {
+    SymbolInfo {
+        symbol: "XUSDT".into(),
+        contract_type: "PERPETUAL".into(),
+        status: "TRADING".into(),
+        quote_asset: "USDT".into(),
+        margin_asset: "USDT".into(),
+        delivery_date: 4_133_404_800_000,
+        onboard_date: 0,
+    }
+}
+
+const FILTERS: Filters = Filters {
+    min_quote_volume: 1e6,
+    max_spread_bps: 10.0,
+    min_age_days: 30.0,
+};
+const BOOK: Book = Book {
+    bid: 99.99,
+    ask: 100.01,
+};
+
+fn verdict_with(
+    info: SymbolInfo,
+    qv: Option<f64>,
+    book: Option<Book>,
+    lists: &Lists,
+) -> Result<(), Reason> {
+    let (ok, excluded) = screen(&overview(info, qv, book), &FILTERS, lists);
+    if let Some(e) = excluded.first() {
+        return Err(e.reason);
+    }
+    assert_eq!(ok.len(), 1);
+    Ok(())
+}
+
+fn verdict(info: SymbolInfo, qv: Option<f64>, book: Option<Book>) -> Result<(), Reason> {
+    verdict_with(info, qv, book, &Lists::default())
+}
+
+#[test]
+fn each_cheap_check_excludes_with_its_reason_in_order() {
+    assert_eq!(verdict(info(), Some(2e6), Some(BOOK)), Ok(()));
+    let with = |f: &dyn Fn(&mut SymbolInfo)| {
+        let mut i = info();
+        f(&mut i);
+        i
+    };
+    // the first reason that applies wins: not perpetual beats not trading
+    let both = with(&|i| {
+        i.contract_type = "CURRENT_QUARTER".into();
+        i.status = "SETTLING".into();
+    });
+    assert_eq!(verdict(both, None, None), Err(Reason::NotUsdtPerpetual));
+    assert_eq!(
+        verdict(with(&|i| i.margin_asset = "USDC".into()), None, None),
+        Err(Reason::NotUsdtPerpetual)
+    );
+    assert_eq!(
+        verdict(with(&|i| i.status = "PENDING_TRADING".into()), None, None),
+        Err(Reason::NotTrading)
+    );
+    assert_eq!(
+        verdict(with(&|i| i.delivery_date = 4_102_444_799_999), None, None),
+        Err(Reason::Delisting)
+    );
+    assert_eq!(
+        verdict(
+            with(&|i| i.delivery_date = NO_DELIVERY_BEFORE_MS),
+            Some(2e6),
+            Some(BOOK)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        verdict(with(&|i| i.onboard_date = 71 * 86_400_000), None, None),
+        Err(Reason::TooNew)
+    );
+    assert_eq!(
+        verdict(
+            with(&|i| i.onboard_date = 70 * 86_400_000),
+            Some(2e6),
+            Some(BOOK)
+        ),
+        Ok(())
+    );
+    assert_eq!(verdict(info(), None, Some(BOOK)), Err(Reason::NoTicker));
+    assert_eq!(
+        verdict(info(), Some(f64::NAN), Some(BOOK)),
+        Err(Reason::NoTicker)
+    );
+    assert_eq!(
+        verdict(info(), Some(999_999.0), Some(BOOK)),
+        Err(Reason::Illiquid)
+    );
+    assert_eq!(verdict(info(), Some(2e6), None), Err(Reason::BadBook));
+    assert_eq!(
+        verdict(info(), Some(2e6), Some(Book { bid: 0.0, ask: 1.0 })),
+        Err(Reason::BadBook)
+    );
+    assert_eq!(
+        verdict(info(), Some(2e6), Some(Book { bid: 1.0, ask: 1.0 })),
+        Err(Reason::BadBook)
+    );
+    assert_eq!(
+        verdict(
+            info(),
+            Some(2e6),
+            Some(Book {
+                bid: f64::NAN,
+                ask: 1.0
+            })
+        ),
+        Err(Reason::BadBook)
+    );
+    assert_eq!(
+        verdict(
+            info(),
+            Some(2e6),
+            Some(Book {
+                bid: 1.0,
+                ask: f64::NAN
+            })
+        ),
+        Err(Reason::BadBook)
+    );
+    assert_eq!(
+        verdict(
+            info(),
+            Some(2e6),
+            Some(Book {
+                bid: 99.0,
+                ask: 100.0
+            })
+        ),
+        Err(Reason::WideSpread)
+    );
+}
+
+#[test]
+fn lists_exclude_after_the_exchange_checks() {
+    let deny = Lists {
+        deny: vec![Pattern::new("X*").unwrap()],
+        ..Lists::default()
+    };
+    assert_eq!(
+        verdict_with(info(), Some(2e6), Some(BOOK), &deny),
+        Err(Reason::Denied)
+    );
+    let allow = Lists {
+        allow: vec![Pattern::new("BTC*").unwrap()],
+        ..Lists::default()
+    };
+    assert_eq!(
+        verdict_with(info(), Some(2e6), Some(BOOK), &allow),
+        Err(Reason::NotAllowed)
+    );
+    // a structural reason still comes first
+    let mut settling = info();
+    settling.status = "SETTLING".into();
+    assert_eq!(
+        verdict_with(settling, Some(2e6), Some(BOOK), &deny),
+        Err(Reason::NotTrading)
+    );
+}
+
+#[test]
+fn spread_is_in_basis_points_of_the_mid_and_explained() {
+    let o = overview(
+        info(),
+        Some(2e6),
+        Some(Book {
+            bid: 99.95,
+            ask: 100.05,
+        }),
+    );
+    let (candidates, _) = screen(&o, &FILTERS, &Lists::default());
+    assert!((candidates[0].spread_bps - 10.0).abs() < 1e-9);
+    let checks = checks(&o.symbols[0], &o, &FILTERS, &Lists::default());
+    assert_eq!(
+        checks.len(),
+        12,
+        "2 on the record, 4 listing, 2 lists, 4 market"
+    );
+    assert!(checks.iter().all(|c| c.pass));
+    assert_eq!(checks[11].threshold, "≤ 10 bps");
+}
+
+#[test]
+fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
+    for bad in ["", "../etc", "A/B", ".X", "A B", "X\u{1b}]0;t\u{7}", "a\\b"] {
+        assert!(!is_symbol_name(bad), "{bad:?}");
+    }
+    assert!(!is_symbol_name(&"X".repeat(33)));
+    for good in ["BTCUSDT", "1000PEPEUSDT", "币安人生USDT", &"X".repeat(32)] {
+        assert!(is_symbol_name(good), "{good:?}");
+    }
+    let long = format!("{}USDT", "X".repeat(10_000));
+    let mut o = overview(
+        SymbolInfo {
+            symbol: long.clone(),
+            ..info()
+        },
+        Some(5e6),
+        Some(Book {
+            bid: 1.0,
+            ask: 1.0001,
+        }),
+    );
+    let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+    assert_eq!(excluded[0].reason, Reason::BadSymbol);
+    assert!(
+        excluded[0].symbol.len() < 64,
+        "the name is cut: {}",
+        excluded[0].symbol.len()
+    );
+    o.symbols[0].symbol = "XUSDT".into();
+    o.conflicts.insert(
+        "XUSDT".into(),
+        "exchangeInfo lists it 2 times, differently".into(),
+    );
+    let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+    assert_eq!(excluded[0].reason, Reason::ConflictingRecords);
+    assert!(
+        excluded[0].detail.contains("2 times"),
+        "{}",
+        excluded[0].detail
+    );
+}
