@@ -12,9 +12,13 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgMatches, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::settings::Overrides;
+use crate::settings::knobs::on;
+
+mod knobs;
+pub use knobs::Knobs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +83,16 @@ pub enum PerfCommand {
     Show(PerfShowArgs),
 }
 
+impl PerfArgs {
+    pub fn overrides(&self) -> Overrides {
+        match &self.command {
+            PerfCommand::Record(a) => a.store.overrides(),
+            PerfCommand::Ingest(a) => a.store.overrides(),
+            PerfCommand::Show(a) => a.store.overrides(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PerfRecordArgs {
     /// The symbol, e.g. BTCUSDT.
@@ -131,19 +145,6 @@ pub struct PerfShowArgs {
     pub json: bool,
 }
 
-impl PerfArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        let store = match &self.command {
-            PerfCommand::Record(a) => &a.store,
-            PerfCommand::Ingest(a) => &a.store,
-            PerfCommand::Show(a) => &a.store,
-        };
-        store.overrides(m, &mut o);
-        o
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct RotationArgs {
     #[command(flatten)]
@@ -153,172 +154,19 @@ pub struct RotationArgs {
     pub json: bool,
 }
 
-/// Where the policy lives.
-#[derive(Debug, Args)]
-pub struct StoreArgs {
-    /// redis://[user:password@]host[:port][/db], rediss://… (TLS), or file:DIR.
-    /// Default: the file store in $XDG_STATE_HOME/universe, else ~/.local/state/universe.
-    /// A password is never printed.
-    #[arg(
-        long,
-        env = "UNIVERSE_STORE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub store: Option<String>,
-}
+/// Where the policy lives: the store knob alone.
+pub type StoreArgs = Knobs<{ on::STORE }>;
 
-impl StoreArgs {
-    fn overrides(&self, m: &ArgMatches, o: &mut Overrides) {
-        o.take(
-            m,
-            "store",
-            "store.url",
-            "UNIVERSE_STORE",
-            self.store.clone(),
-        );
-    }
-}
-
-/// How the market is read and screened.
-#[derive(Debug, Args)]
-pub struct MarketArgs {
-    /// Binance USDⓈ-M REST base URL [default: https://fapi.binance.com].
-    #[arg(long, env = "UNIVERSE_BINANCE_URL", value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// Exclude symbols whose 24h quote volume (USDT) is below this [default: 20000000].
-    #[arg(long, env = "UNIVERSE_MIN_QUOTE_VOLUME", value_name = "USDT")]
-    pub min_quote_volume: Option<f64>,
-
-    /// Exclude symbols whose bid/ask spread is wider than this, in basis points of the
-    /// mid [default: 15].
-    #[arg(long, env = "UNIVERSE_MAX_SPREAD_BPS", value_name = "BPS")]
-    pub max_spread_bps: Option<f64>,
-
-    /// Exclude symbols listed fewer days ago than this, by the exchange's clock
-    /// [default: 30].
-    #[arg(long, env = "UNIVERSE_MIN_AGE_DAYS", value_name = "DAYS")]
-    pub min_age_days: Option<f64>,
-
-    /// Candle requests in flight at once, 1–64 [default: 16].
-    #[arg(long, env = "UNIVERSE_CONCURRENCY", value_name = "N")]
-    pub concurrency: Option<usize>,
-
-    /// Request weight the IP may reach per minute, counting what the exchange reports as
-    /// used by others; past it the run waits for the next minute [default: 1200].
-    #[arg(long, env = "UNIVERSE_WEIGHT_BUDGET", value_name = "WEIGHT")]
-    pub weight_budget: Option<u32>,
-
-    /// Seconds the whole run may take; past it, it fails closed [default: 120].
-    #[arg(long, env = "UNIVERSE_DEADLINE", value_name = "SECONDS")]
-    pub deadline: Option<u64>,
-
-    /// Seconds one HTTP request may take before it counts as failed and is retried
-    /// [default: 10].
-    #[arg(long, env = "UNIVERSE_REQUEST_TIMEOUT", value_name = "SECONDS")]
-    pub request_timeout: Option<u64>,
-
-    /// Fail closed when the exchange's clock (the time of its data) is more than this
-    /// many seconds behind the local clock: a frozen mirror or a stuck proxy. 0 turns the
-    /// check off; a snapshot replay (--source DIR) is never checked [default: 300].
-    #[arg(long, env = "UNIVERSE_MAX_DATA_AGE", value_name = "SECONDS")]
-    pub max_data_age: Option<u64>,
-}
-
-impl MarketArgs {
-    fn overrides(&self, m: &ArgMatches, o: &mut Overrides) {
-        o.take(
-            m,
-            "base_url",
-            "exchange.base_url",
-            "UNIVERSE_BINANCE_URL",
-            self.base_url.clone(),
-        );
-        o.take(
-            m,
-            "min_quote_volume",
-            "filters.min_quote_volume",
-            "UNIVERSE_MIN_QUOTE_VOLUME",
-            self.min_quote_volume,
-        );
-        o.take(
-            m,
-            "max_spread_bps",
-            "filters.max_spread_bps",
-            "UNIVERSE_MAX_SPREAD_BPS",
-            self.max_spread_bps,
-        );
-        o.take(
-            m,
-            "min_age_days",
-            "filters.min_age_days",
-            "UNIVERSE_MIN_AGE_DAYS",
-            self.min_age_days,
-        );
-        o.take(
-            m,
-            "concurrency",
-            "exchange.concurrency",
-            "UNIVERSE_CONCURRENCY",
-            self.concurrency.map(to_i64),
-        );
-        o.take(
-            m,
-            "weight_budget",
-            "exchange.weight_budget",
-            "UNIVERSE_WEIGHT_BUDGET",
-            self.weight_budget.map(i64::from),
-        );
-        o.take(
-            m,
-            "deadline",
-            "exchange.deadline_s",
-            "UNIVERSE_DEADLINE",
-            self.deadline.map(to_i64),
-        );
-        o.take(
-            m,
-            "request_timeout",
-            "exchange.request_timeout_s",
-            "UNIVERSE_REQUEST_TIMEOUT",
-            self.request_timeout.map(to_i64),
-        );
-        o.take(
-            m,
-            "max_data_age",
-            "exchange.max_data_age_s",
-            "UNIVERSE_MAX_DATA_AGE",
-            self.max_data_age.map(to_i64),
-        );
-    }
-}
-
-/// What the selection is asked for (shared by `generate` and `explain`).
+/// What the selection is asked for (shared by `generate`, `explain`, `rotation`).
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
     #[command(flatten)]
-    pub market: MarketArgs,
+    pub knobs: Knobs<{ on::SELECTION }>,
 
     /// "binance" (live, from --base-url) or a snapshot folder made by `universe snapshot`
     /// [default: binance].
     #[arg(long, env = "UNIVERSE_SOURCE", value_name = "binance|DIR")]
     pub source: Option<String>,
-
-    #[command(flatten)]
-    pub store: StoreArgs,
-
-    /// Universe size: the best N scored symbols [default: 10].
-    #[arg(long, env = "UNIVERSE_TOP", value_name = "N")]
-    pub top: Option<usize>,
-
-    /// Fail closed when fewer symbols than this can be scored [default: 3].
-    #[arg(long, env = "UNIVERSE_MIN_SYMBOLS", value_name = "N")]
-    pub min_symbols: Option<usize>,
-
-    /// Fetch every symbol's candles in full, neither reading nor writing the candle cache.
-    #[arg(long, env = "UNIVERSE_NO_CACHE")]
-    pub no_cache: bool,
 
     /// Symbols with open positions, comma-separated; replaces the store's held set
     /// (the Redis set store.held_set, quantum:positions:open by default).
@@ -331,32 +179,13 @@ pub struct SelectionArgs {
     pub held: Option<Vec<String>>,
 }
 
-impl SelectionArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.market.overrides(m, &mut o);
-        self.store.overrides(m, &mut o);
-        size_overrides(m, &mut o, self.top, self.min_symbols);
-        o.take(
-            m,
-            "no_cache",
-            "cache.enabled",
-            "UNIVERSE_NO_CACHE",
-            self.no_cache.then_some(false),
-        );
-        o
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
 
-    /// Seconds the published policy stays valid, from when it is made (local clock)
-    /// [default: 3600].
-    #[arg(long, env = "UNIVERSE_VALID_FOR", value_name = "SECONDS")]
-    pub valid_for: Option<u64>,
+    #[command(flatten)]
+    pub validity: Knobs<{ on::VALIDITY }>,
 
     /// Compute and print the result, write nothing (the store is only read).
     #[arg(long, env = "UNIVERSE_DRY_RUN")]
@@ -369,16 +198,11 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = self.selection.overrides(m);
-        o.take(
-            m,
-            "valid_for",
-            "policy.valid_for_s",
-            "UNIVERSE_VALID_FOR",
-            self.valid_for.map(to_i64),
-        );
-        o
+    pub fn overrides(&self) -> Overrides {
+        self.selection
+            .knobs
+            .overrides()
+            .and(self.validity.overrides())
     }
 }
 
@@ -399,19 +223,11 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     #[command(flatten)]
-    pub market: MarketArgs,
+    pub knobs: Knobs<{ on::MARKET }>,
 
     /// New or empty folder to record into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-}
-
-impl SnapshotArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.market.overrides(m, &mut o);
-        o
-    }
 }
 
 #[derive(Debug, Args)]
@@ -429,39 +245,14 @@ pub struct ShowArgs {
     pub audit_line: bool,
 }
 
-impl ShowArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.store.overrides(m, &mut o);
-        o
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct ProofArgs {
     #[command(flatten)]
-    pub store: StoreArgs,
-
-    /// The universe must hold at least this many symbols [default: 3].
-    #[arg(long, env = "UNIVERSE_MIN_SYMBOLS", value_name = "N")]
-    pub min_symbols: Option<usize>,
-
-    /// The universe may hold at most this many symbols [default: 10].
-    #[arg(long, env = "UNIVERSE_TOP", value_name = "N")]
-    pub top: Option<usize>,
+    pub knobs: Knobs<{ on::STORE | on::SIZE }>,
 
     /// Print the checks as JSON.
     #[arg(long, env = "UNIVERSE_JSON")]
     pub json: bool,
-}
-
-impl ProofArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.store.overrides(m, &mut o);
-        size_overrides(m, &mut o, self.top, self.min_symbols);
-        o
-    }
 }
 
 #[derive(Debug, Args)]
@@ -492,14 +283,6 @@ pub struct DiffHashArgs {
     pub json: bool,
 }
 
-impl DiffHashArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.store.overrides(m, &mut o);
-        o
-    }
-}
-
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false, id = "target")]
 pub struct RollbackArgs {
@@ -514,24 +297,8 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
-    /// Seconds the republished policy stays valid [default: 3600].
-    #[arg(long, env = "UNIVERSE_VALID_FOR", value_name = "SECONDS")]
-    pub valid_for: Option<u64>,
-}
-
-impl RollbackArgs {
-    pub fn overrides(&self, m: &ArgMatches) -> Overrides {
-        let mut o = Overrides::default();
-        self.store.overrides(m, &mut o);
-        o.take(
-            m,
-            "valid_for",
-            "policy.valid_for_s",
-            "UNIVERSE_VALID_FOR",
-            self.valid_for.map(to_i64),
-        );
-        o
-    }
+    #[command(flatten)]
+    pub validity: Knobs<{ on::VALIDITY }>,
 }
 
 #[derive(Debug, Args)]
@@ -539,26 +306,4 @@ pub struct ConfigArgs {
     /// The same flags as `generate`, to see their effect.
     #[command(flatten)]
     pub generate: GenerateArgs,
-}
-
-/// `--top` and `--min-symbols`, which several subcommands take.
-fn size_overrides(
-    m: &ArgMatches,
-    o: &mut Overrides,
-    top: Option<usize>,
-    min_symbols: Option<usize>,
-) {
-    o.take(m, "top", "selection.top", "UNIVERSE_TOP", top.map(to_i64));
-    o.take(
-        m,
-        "min_symbols",
-        "selection.min_symbols",
-        "UNIVERSE_MIN_SYMBOLS",
-        min_symbols.map(to_i64),
-    );
-}
-
-/// TOML integers are i64; counts from the command line always fit.
-fn to_i64<T: TryInto<i64>>(value: T) -> i64 {
-    value.try_into().unwrap_or(i64::MAX)
 }

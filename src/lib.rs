@@ -30,8 +30,6 @@ pub mod select;
 pub mod settings;
 pub mod store;
 
-use clap::ArgMatches;
-
 use cli::{Cli, Command};
 pub use exit::ExitCode;
 use settings::Settings;
@@ -51,27 +49,21 @@ fn clean_up_on_signal() {
     });
 }
 
-/// Runs one parsed command line; `matches` tells which values came from the command line
-/// and which from the environment. Errors carry their exit code ([`exit::classify`]).
-pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+/// Runs one parsed command line. Errors carry their exit code ([`exit::classify`]).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     clean_up_on_signal();
-    // the innermost subcommand's matches say where its values came from
-    let mut sub = matches;
-    while let Some((_, inner)) = sub.subcommand() {
-        sub = inner;
-    }
     let file = cli.config.as_deref();
     match cli.command {
         Command::Generate(args) => {
-            let settings = Settings::resolve(file, args.overrides(sub))?;
+            let settings = Settings::resolve(file, args.overrides())?;
             cmd::generate::run(&settings, &cmd::generate::Options::from(&args))
         }
         Command::Explain(args) => {
-            let settings = Settings::resolve(file, args.selection.overrides(sub))?;
+            let settings = Settings::resolve(file, args.selection.knobs.overrides())?;
             cmd::explain::run(&settings, &args)
         }
         Command::Snapshot(args) => {
-            let settings = Settings::resolve(file, args.overrides(sub))?;
+            let settings = Settings::resolve(file, args.knobs.overrides())?;
             cmd::snapshot::run(&settings, &args.out)
         }
         Command::Show(args) => {
@@ -80,27 +72,27 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
                 (_, true) => cmd::show::Format::AuditLine,
                 _ => cmd::show::Format::Table,
             };
-            cmd::show::run(&Settings::resolve(file, args.overrides(sub))?, format)
+            cmd::show::run(&Settings::resolve(file, args.store.overrides())?, format)
         }
         Command::Proof(args) => {
-            cmd::proof::run(&Settings::resolve(file, args.overrides(sub))?, args.json)
+            cmd::proof::run(&Settings::resolve(file, args.knobs.overrides())?, args.json)
         }
         Command::DiffHash(args) => {
-            cmd::diff_hash::run(&Settings::resolve(file, args.overrides(sub))?, &args)
+            cmd::diff_hash::run(&Settings::resolve(file, args.store.overrides())?, &args)
         }
-        Command::Rollback(args) => {
-            cmd::rollback::run(&Settings::resolve(file, args.overrides(sub))?, &args)
-        }
-        Command::Perf(args) => cmd::perf::run(
-            &Settings::resolve(file, args.overrides(sub))?,
-            &args.command,
+        Command::Rollback(args) => cmd::rollback::run(
+            &Settings::resolve(file, args.store.overrides().and(args.validity.overrides()))?,
+            &args,
         ),
+        Command::Perf(args) => {
+            cmd::perf::run(&Settings::resolve(file, args.overrides())?, &args.command)
+        }
         Command::Rotation(args) => {
-            let settings = Settings::resolve(file, args.selection.overrides(sub))?;
+            let settings = Settings::resolve(file, args.selection.knobs.overrides())?;
             cmd::rotation::run(&settings, &args)
         }
         Command::Config(args) => {
-            let settings = Settings::resolve(file, args.generate.overrides(sub))?;
+            let settings = Settings::resolve(file, args.generate.overrides())?;
             cmd::config::run(&settings, file, args.generate.json)
         }
     }

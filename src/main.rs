@@ -5,8 +5,8 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 fn main() -> std::process::ExitCode {
     let parsed = universe::cli::Cli::command()
         .try_get_matches()
-        .and_then(|matches| Ok((universe::cli::Cli::from_arg_matches(&matches)?, matches)));
-    let (cli, matches) = match parsed {
+        .and_then(|matches| universe::cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
             if let Some(message) = from_variable(&error) {
@@ -18,7 +18,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(error.exit_code() as u8);
         }
     };
-    let code = match universe::run(cli, &matches) {
+    let code = match universe::run(cli) {
         Ok(code) => code,
         // the reader went away (`universe show | head`): nothing left to say
         Err(error) if is_broken_pipe(&error) => universe::ExitCode::Success,

@@ -15,5 +15,6 @@ mod layout;
 mod operator;
 mod rotation;
 mod script;
+mod settings_table;
 mod snapshot;
 mod usage;

@@ -1,6 +1,7 @@
 //! Unit tests of `settings`.
 
 use super::*;
+use std::collections::BTreeSet;
 
 fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -112,4 +113,24 @@ fn store_passwords_are_redacted_in_entries() {
     let s = Settings::resolve(Some(&path), Overrides::default()).unwrap();
     let url = s.entries.iter().find(|e| e.key == "store.url").unwrap();
     assert_eq!(url.value, serde_json::json!("redis://:***@h:1/0"));
+}
+
+#[test]
+fn the_table_has_one_entry_per_key_flag_and_variable_and_valid_defaults() {
+    use knobs::KNOBS;
+    let mut keys = BTreeSet::new();
+    let mut flags = BTreeSet::new();
+    for knob in KNOBS {
+        assert!(keys.insert(knob.key), "{} twice", knob.key);
+        if let Some(flag) = knob.flag {
+            assert!(flags.insert(flag.long), "--{} twice", flag.long);
+            assert!(flags.insert(flag.env), "{} twice", flag.env);
+        }
+        assert!(!knob.help.is_empty(), "{} has no help", knob.key);
+    }
+    // every default parses and lies in its own range (resolving panics otherwise)
+    let s = Settings::resolve(None, Overrides::default()).unwrap();
+    for knob in KNOBS {
+        assert!(s.entries.iter().any(|e| e.key == knob.key), "{}", knob.key);
+    }
 }
