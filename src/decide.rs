@@ -131,20 +131,7 @@ pub fn decide(
         .map(|s| s.symbol.clone())
         .collect();
     let scan = models::classify(models_found, &known);
-    let barred = settings.rotation.barred(&history.performance);
-    let ctx = churn::Context {
-        excluded: &refresh.excluded,
-        incumbents: &history.incumbents,
-        joined_at: &history.joined_at,
-        now,
-        held: &history.held,
-        lists: &settings.lists,
-        top: settings.top,
-        churn: &settings.churn,
-        max_correlation: settings.max_correlation,
-        not_challengers: &barred,
-    };
-    let mut choice = churn::choose(&refresh.scored, &ctx);
+    let mut choice = choose(&refresh, history, settings, now);
     let inputs = rotation::Inputs {
         settings: &settings.rotation,
         performance: &history.performance,
@@ -175,6 +162,25 @@ pub fn decide(
         rotation: report,
         models: scan,
     })
+}
+
+/// Churn control's choice from the scored symbols, against what the store remembers;
+/// symbols rotation bars on their record never challenge.
+fn choose(refresh: &Refresh, history: &History, settings: &Settings, now: i64) -> churn::Choice {
+    let barred = settings.rotation.barred(&history.performance);
+    let ctx = churn::Context {
+        excluded: &refresh.excluded,
+        incumbents: &history.incumbents,
+        joined_at: &history.joined_at,
+        now,
+        held: &history.held,
+        lists: &settings.lists,
+        top: settings.top,
+        churn: &settings.churn,
+        max_correlation: settings.max_correlation,
+        not_challengers: &barred,
+    };
+    churn::choose(&refresh.scored, &ctx)
 }
 
 /// A held symbol kept although it could not be scored this time: its previous figures
@@ -296,8 +302,11 @@ mod tests {
                 .all(|d| d.action == Action::Added)
         );
         assert_eq!(first.refresh.usage.requests, 0, "nothing was sent");
+    }
 
-        // the same market again, with the first universe as the incumbents: unchanged
+    #[test]
+    fn the_same_market_again_with_the_first_universe_as_incumbents_is_unchanged() {
+        let universe = names(&decide_on(&History::default()));
         let history = History {
             incumbents: universe.clone(),
             ..History::default()
@@ -312,8 +321,10 @@ mod tests {
                 .iter()
                 .all(|d| d.action == Action::Kept)
         );
+    }
 
-        // an open position whose candles are missing this time is carried, not dropped
+    #[test]
+    fn an_open_position_whose_candles_are_missing_this_time_is_carried_not_dropped() {
         let mut history = History {
             incumbents: vec!["S08USDT".into(), "ZEROUSDT".into()],
             ..History::default()

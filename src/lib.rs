@@ -10,10 +10,12 @@
 //!   the store remembers, and the two put together);
 //! - [`policy`]: the published fields and their hashes;
 //! - [`store`]: Redis and the file store;
+//! - [`audit`]: the audit entry and update event of a publish;
 //! - [`cmd`]: one module per subcommand.
 
+pub mod audit;
 pub mod cli;
-pub mod cmd;
+mod cmd;
 pub mod decide;
 pub mod digest;
 pub mod error;

@@ -1,5 +1,6 @@
 //! The source tree's shape: the top-level modules of `src/` depend on each other without
-//! a cycle (a cycle ties modules together so that none can change alone).
+//! a cycle (a cycle ties modules together so that none can change alone), no file is
+//! longer than a reader can hold (400 lines), and no function longer than a screen (60).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -82,4 +83,80 @@ fn the_top_level_modules_have_no_import_cycle() {
     for node in graph.keys() {
         visit(node, &graph, &mut Vec::new(), &mut done);
     }
+}
+
+/// Every `.rs` file under `src/`, with its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path, text));
+            }
+        }
+    }
+    found
+}
+
+/// `(name, first line, length)` of each function with a body: from its `fn` line to the
+/// closing brace at the same indentation.
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        let indent = &line[..line.len() - code.len()];
+        let after_qualifiers = code
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub(super) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("const ")
+            .trim_start_matches("unsafe ");
+        let Some(rest) = after_qualifiers.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // a declaration without a body (in a trait) ends with `;` before any `{`
+        let signature_end = lines[at..]
+            .iter()
+            .position(|l| l.contains('{') || l.trim_end().ends_with(';'));
+        if signature_end.is_none_or(|e| !lines[at + e].contains('{')) {
+            continue;
+        }
+        let closing = format!("{indent}}}");
+        if let Some(length) = lines[at..].iter().position(|l| *l == closing) {
+            found.push((name, at + 1, length + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_file_over_400_lines_and_no_function_over_60() {
+    let mut too_long = Vec::new();
+    for (path, text) in sources() {
+        let shown = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .display()
+            .to_string();
+        let lines = text.lines().count();
+        if lines > 400 {
+            too_long.push(format!("{shown}: {lines} lines"));
+        }
+        for (name, at, length) in functions(&text) {
+            if length > 60 {
+                too_long.push(format!("{shown}:{at}: fn {name} is {length} lines"));
+            }
+        }
+    }
+    assert!(too_long.is_empty(), "too long:\n{}", too_long.join("\n"));
 }

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit;
 use crate::cli::DiffHashArgs;
 use crate::error::UsageError;
 use crate::exit::ExitCode;
@@ -177,11 +178,11 @@ fn entry(record: &AuditRecord) -> anyhow::Result<Entry> {
         symbols: json_list(field::UNIVERSE_SYMBOLS)?,
         previous_hash: record
             .fields
-            .get("previous_universe_hash")
+            .get(audit::name::PREVIOUS_UNIVERSE_HASH)
             .cloned()
             .unwrap_or_default(),
-        added: json_list("symbols_added")?,
-        removed: json_list("symbols_removed")?,
+        added: json_list(audit::name::SYMBOLS_ADDED)?,
+        removed: json_list(audit::name::SYMBOLS_REMOVED)?,
     })
 }
 

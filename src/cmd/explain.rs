@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::generate::symbol_report;
+use super::report::symbol_report;
 use crate::cli::ExplainArgs;
 use crate::exit::ExitCode;
 use crate::output::printable;

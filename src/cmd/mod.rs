@@ -8,6 +8,7 @@ pub mod generate;
 mod grep_lines;
 pub mod perf;
 pub mod proof;
+mod report;
 pub mod rollback;
 pub mod rotation;
 pub mod show;
@@ -154,7 +155,7 @@ fn publish(
 ) -> anyhow::Result<()> {
     let publication = crate::store::Publication {
         audit,
-        event: generate::update_event(policy),
+        event: crate::audit::update_event(policy),
         policy: policy.clone(),
     };
     let expected = history

@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, bail};
 
-use super::generate::identity;
+use crate::audit::identity;
 use crate::cli::RollbackArgs;
 use crate::exit::ExitCode;
 use crate::output;
@@ -30,7 +30,10 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     let policy = republish(target, settings)?;
 
     let mut audit = identity(&policy, &history)?;
-    audit.insert("rollback_of_entry".into(), target.id.clone());
+    audit.insert(
+        crate::audit::name::ROLLBACK_OF_ENTRY.into(),
+        target.id.clone(),
+    );
     audit.insert("reason".into(), "manual rollback".into());
     super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
     writeln!(

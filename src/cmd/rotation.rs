@@ -26,7 +26,7 @@ pub fn run(settings: &Settings, args: &RotationArgs) -> anyhow::Result<ExitCode>
             r.new_models.len(),
             r.models
         )?;
-        super::generate::print_rotation(&mut out, r)?;
+        super::report::print_rotation(&mut out, r)?;
     }
     Ok(ExitCode::Success)
 }

@@ -1,0 +1,192 @@
+//! The audit entry of a publish and the update event beside it: what changed and why,
+//! in fields the writer and the readers (`diff-hash`, `rollback`, `proof`) name through
+//! [`name`], never by repeated string literals.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::plan::{History, Plan};
+use crate::policy::{Policy, field};
+use crate::select::{self, churn::Action};
+
+/// The audit entry's own fields (besides the policy fields it copies, [`field`]).
+pub mod name {
+    pub const UNIVERSE_COUNT: &str = "universe_count";
+    pub const LEVERAGE_RANGE: &str = "leverage_range";
+    pub const PREVIOUS_UNIVERSE_HASH: &str = "previous_universe_hash";
+    pub const SYMBOLS_ADDED: &str = "symbols_added";
+    pub const SYMBOLS_REMOVED: &str = "symbols_removed";
+    pub const REPLAY: &str = "replay";
+    pub const DATA_AGE_S: &str = "data_age_s";
+    /// On a rollback: the audit entry whose universe it republishes.
+    pub const ROLLBACK_OF_ENTRY: &str = "rollback_of_entry";
+}
+
+/// How the run that made a policy went, for its audit entry.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub started: Instant,
+    /// Where the market came from (`binance …` or the snapshot folder).
+    pub source: String,
+    /// Whether it was a snapshot replay.
+    pub replay: bool,
+    /// Seconds between the data's time (the exchange's clock) and the local clock.
+    pub data_age_s: i64,
+}
+
+/// The audit entry of a publish: the policy's identity, what changed and why, why
+/// symbols were excluded, and what the run cost.
+pub fn entry(
+    policy: &Policy,
+    plan: &Plan,
+    history: &History,
+    facts: &RunFacts,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut entry = identity(policy, history)?;
+    let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&plan.refresh.excluded)
+        .into_iter()
+        .map(|(reason, n)| (reason.as_str(), n))
+        .collect();
+    let usage = plan.refresh.usage;
+    for (name, value) in [
+        (
+            "symbols_kept",
+            serde_json::to_string(&decided(plan, Action::Kept))?,
+        ),
+        (
+            "added_reasons",
+            serde_json::to_string(&decided(plan, Action::Added))?,
+        ),
+        (
+            "removed_reasons",
+            serde_json::to_string(&decided(plan, Action::Removed))?,
+        ),
+        (
+            "correlation_skipped",
+            serde_json::to_string(&plan.choice.skipped)?,
+        ),
+        ("rotation", serde_json::to_string(&plan.rotation)?),
+        ("replacements", plan.choice.replacements.to_string()),
+        ("pairs", serde_json::to_string(&plan.choice.pairs)?),
+        ("carried", serde_json::to_string(&plan.choice.carried)?),
+        (
+            "positions_left",
+            serde_json::to_string(&plan.choice.positions_left)?,
+        ),
+        ("held_count", history.held.len().to_string()),
+        ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
+        ("exclusions", serde_json::to_string(&exclusions)?),
+        ("scored_count", plan.refresh.scored.len().to_string()),
+        ("request_weight", usage.weight.to_string()),
+        ("requests", usage.requests.to_string()),
+        ("retries", usage.retries.to_string()),
+        ("cache_hits", plan.refresh.cache_hits.to_string()),
+        ("candle_symbols", plan.refresh.candles_needed.to_string()),
+        (
+            "duration_ms",
+            facts.started.elapsed().as_millis().to_string(),
+        ),
+        ("source", facts.source.clone()),
+        (name::REPLAY, facts.replay.to_string()),
+        (name::DATA_AGE_S, facts.data_age_s.to_string()),
+        (
+            "server_time_ms",
+            plan.refresh.overview.server_time.to_string(),
+        ),
+    ] {
+        entry.insert(name.to_owned(), value);
+    }
+    Ok(entry)
+}
+
+/// The part of an audit entry every publish has (`generate` and `rollback`): the policy's
+/// identity and the symbols added and removed against the previous policy.
+pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<String, String>> {
+    let symbols = policy.symbols()?;
+    let before = &history.incumbents;
+    let added: Vec<&String> = symbols.iter().filter(|s| !before.contains(s)).collect();
+    let removed: Vec<&String> = before.iter().filter(|s| !symbols.contains(s)).collect();
+    let leverage = policy.leverage()?;
+    let (low, high) = leverage
+        .values()
+        .filter_map(serde_json::Number::as_f64)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let copied = [
+        field::POLICY_VERSION,
+        field::POLICY_HASH,
+        field::UNIVERSE_HASH,
+        field::UNIVERSE_SYMBOLS,
+        field::LEVERAGE_BY_SYMBOL,
+        field::SCORES,
+        field::VALID_UNTIL,
+        field::CREATED_AT,
+        field::GENERATOR,
+        field::FEATURES_WINDOW,
+        field::RUN_ID,
+        field::REGIME,
+    ];
+    let mut entry: BTreeMap<String, String> = copied
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), policy.get(name)?.to_owned())))
+        .collect();
+    let previous_hash = history
+        .previous
+        .as_ref()
+        .and_then(|p| p.get(field::UNIVERSE_HASH))
+        .unwrap_or("");
+    for (name, value) in [
+        (name::UNIVERSE_COUNT, symbols.len().to_string()),
+        (name::LEVERAGE_RANGE, format!("{low}-{high}")),
+        (name::PREVIOUS_UNIVERSE_HASH, previous_hash.to_owned()),
+        (name::SYMBOLS_ADDED, serde_json::to_string(&added)?),
+        (name::SYMBOLS_REMOVED, serde_json::to_string(&removed)?),
+    ] {
+        entry.insert(name.to_owned(), value);
+    }
+    Ok(entry)
+}
+
+/// The `policy.updated` event the services listen for: the fields the Python generator
+/// wrote (`event`, `version`, `timestamp` in decimal seconds) and the policy's identity.
+pub fn update_event(policy: &Policy) -> BTreeMap<String, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut event = BTreeMap::from([
+        ("event".to_owned(), "policy.updated".to_owned()),
+        (
+            "version".to_owned(),
+            policy
+                .get(field::POLICY_VERSION)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        ("timestamp".to_owned(), format!("{:.6}", now.as_secs_f64())),
+    ]);
+    for name in [
+        field::POLICY_HASH,
+        field::UNIVERSE_HASH,
+        field::RUN_ID,
+        field::CREATED_AT,
+        field::VALID_UNTIL,
+        field::GENERATOR,
+    ] {
+        event.insert(
+            name.to_owned(),
+            policy.get(name).unwrap_or_default().to_owned(),
+        );
+    }
+    event
+}
+
+/// Symbols of `plan`'s decisions with `action`, each with its reason.
+fn decided(plan: &Plan, action: Action) -> BTreeMap<&str, &str> {
+    plan.choice
+        .decisions
+        .iter()
+        .filter(|d| d.action == action)
+        .map(|d| (d.symbol.as_str(), d.reason.as_str()))
+        .collect()
+}
