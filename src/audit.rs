@@ -43,12 +43,22 @@ pub fn entry(
     facts: &RunFacts,
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let mut entry = identity(policy, history)?;
+    for (name, value) in decision(plan, history)?
+        .into_iter()
+        .chain(cost(plan, facts))
+    {
+        entry.insert(name.to_owned(), value);
+    }
+    Ok(entry)
+}
+
+/// What churn control and rotation decided, and why.
+fn decision(plan: &Plan, history: &History) -> anyhow::Result<Vec<(&'static str, String)>> {
     let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&plan.refresh.excluded)
         .into_iter()
         .map(|(reason, n)| (reason.as_str(), n))
         .collect();
-    let usage = plan.refresh.usage;
-    for (name, value) in [
+    Ok(vec![
         (
             "symbols_kept",
             serde_json::to_string(&decided(plan, Action::Kept))?,
@@ -77,6 +87,13 @@ pub fn entry(
         ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
         ("exclusions", serde_json::to_string(&exclusions)?),
         ("scored_count", plan.refresh.scored.len().to_string()),
+    ])
+}
+
+/// What the run cost the exchange, how long it took, and where its data came from.
+fn cost(plan: &Plan, facts: &RunFacts) -> Vec<(&'static str, String)> {
+    let usage = plan.refresh.usage;
+    vec![
         ("request_weight", usage.weight.to_string()),
         ("requests", usage.requests.to_string()),
         ("retries", usage.retries.to_string()),
@@ -93,10 +110,7 @@ pub fn entry(
             "server_time_ms",
             plan.refresh.overview.server_time.to_string(),
         ),
-    ] {
-        entry.insert(name.to_owned(), value);
-    }
-    Ok(entry)
+    ]
 }
 
 /// The part of an audit entry every publish has (`generate` and `rollback`): the policy's

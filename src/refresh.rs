@@ -152,6 +152,37 @@ pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClos
     let results: Vec<&Result<Vec<Candle>, FetchError>> = fetched.iter().map(|(_, r)| r).collect();
     check_candle_failures(&symbols, &results)?;
     let candles_needed = fetched.len();
+    let ready = judge_all(candidates, fetched, overview.server_time, &mut excluded);
+    if ready.len() < settings.min_symbols {
+        return Err(FailClosed::TooFewScored {
+            scored: ready.len(),
+            min: settings.min_symbols,
+        });
+    }
+    let median_atr = score::median_atr(&ready).unwrap_or(f64::NAN);
+    let (regime, weights) = regime_weights(median_atr, settings);
+    let scored = select::score(ready, &weights, &settings.leverage);
+    Ok(Refresh {
+        overview,
+        scored,
+        excluded,
+        regime,
+        median_atr,
+        weights,
+        candles_needed,
+        cache_hits,
+        usage,
+        features_us: 0,
+    })
+}
+
+/// Each candidate judged on its candles: ready to score, or excluded (into `excluded`).
+fn judge_all(
+    candidates: Vec<select::Candidate>,
+    fetched: Vec<(String, Result<Vec<Candle>, FetchError>)>,
+    server_time: i64,
+    excluded: &mut Vec<Excluded>,
+) -> Vec<Ready> {
     let mut by_symbol: HashMap<String, Result<Vec<Candle>, FetchError>> =
         fetched.into_iter().collect();
     let judged: Vec<Result<Ready, Excluded>> = candidates
@@ -167,7 +198,7 @@ pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClos
         })
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(candidate, candles)| judge(candidate, candles, overview.server_time))
+        .map(|(candidate, candles)| judge(candidate, candles, server_time))
         .collect();
     let mut ready = Vec::with_capacity(judged.len());
     for verdict in judged {
@@ -176,13 +207,11 @@ pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClos
             Err(out) => excluded.push(out),
         }
     }
-    if ready.len() < settings.min_symbols {
-        return Err(FailClosed::TooFewScored {
-            scored: ready.len(),
-            min: settings.min_symbols,
-        });
-    }
-    let median_atr = score::median_atr(&ready).unwrap_or(f64::NAN);
+    ready
+}
+
+/// The regime of the scored symbols' median ATR, and the weights it scales.
+fn regime_weights(median_atr: f64, settings: &Settings) -> (Regime, select::Weights) {
     let regimes = &settings.regimes;
     let regime = Regime::of(median_atr, regimes.high_vol_above, regimes.low_vol_below);
     let weights = match regime {
@@ -190,19 +219,7 @@ pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClos
         Regime::LowVol => settings.weights.scaled(&regimes.low_vol),
         Regime::Normal => settings.weights,
     };
-    let scored = select::score(ready, &weights, &settings.leverage);
-    Ok(Refresh {
-        overview,
-        scored,
-        excluded,
-        regime,
-        median_atr,
-        weights,
-        candles_needed,
-        cache_hits,
-        usage,
-        features_us: 0,
-    })
+    (regime, weights)
 }
 
 /// Fails closed when the exchange's clock, the time of its data, lags the local clock by

@@ -53,7 +53,7 @@ fn duration(name: &str, text: &str) -> Result<std::time::Duration, UsageError> {
 }
 
 pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode> {
-    let config = Spans {
+    let spans = Spans {
         since: duration("--since (UNIVERSE_DIFF_SINCE)", &args.since)?,
         stuck_after: duration("--stuck-after (UNIVERSE_STUCK_AFTER)", &args.stuck_after)?,
         json: args.json,
@@ -61,18 +61,60 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
     let mut store = settings.open_store()?;
     let trail = store.audit_trail()?;
     let entries: Vec<Entry> = trail.iter().map(entry).collect::<anyhow::Result<_>>()?;
-    let Some(newest) = entries.last() else {
+    if entries.is_empty() {
         anyhow::bail!(
             "the audit trail of {} is empty: nothing has been published",
             store.describe()
         );
-    };
-    let now = output::now_epoch();
+    }
     let all_changes = changes(&entries);
+    let (recent, summary) = summarise(&entries, &all_changes, &spans, output::now_epoch());
+    if spans.json {
+        super::print_json(&json!({
+            "store": store.describe(),
+            "since_s": spans.since.as_secs(),
+            "changes": recent,
+            "summary": summary,
+        }))?;
+    } else {
+        print_text(&store.describe(), &spans, &recent, &summary)?;
+    }
+    if summary.stuck {
+        crate::warn!(
+            "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
+            summary.current_hash,
+            output::span(summary.unchanged_for_s),
+            output::span(spans.stuck_after.as_secs() as i64)
+        );
+        return Ok(ExitCode::Stuck);
+    }
+    Ok(ExitCode::Success)
+}
+
+/// What the trail says over the span asked for.
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    entries: usize,
+    distinct_hashes: usize,
+    changes: usize,
+    current_hash: String,
+    last_change_epoch: i64,
+    unchanged_for_s: i64,
+    stuck_after_s: u64,
+    stuck: bool,
+}
+
+/// The changes within `--since` of `now`, and the summary; `entries` is not empty.
+fn summarise<'a>(
+    entries: &[Entry],
+    all_changes: &'a [Change],
+    spans: &Spans,
+    now: i64,
+) -> (Vec<&'a Change>, Summary) {
     // the current universe has stood since its change, or since the first entry we have
     let last_change = all_changes.last().map_or(entries[0].at, |c| c.at_epoch);
     let unchanged_for = now - last_change;
-    let cutoff = now - config.since.as_secs() as i64;
+    let cutoff = now - spans.since.as_secs() as i64;
     let recent: Vec<&Change> = all_changes
         .iter()
         .filter(|c| c.at_epoch >= cutoff)
@@ -82,67 +124,56 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
         .filter(|e| e.at >= cutoff)
         .map(|e| e.universe_hash.as_str())
         .collect();
-    let stuck = unchanged_for > config.stuck_after.as_secs() as i64;
+    let summary = Summary {
+        entries: entries.iter().filter(|e| e.at >= cutoff).count(),
+        distinct_hashes: distinct.len(),
+        changes: recent.len(),
+        current_hash: entries[entries.len() - 1].universe_hash.clone(),
+        last_change_epoch: last_change,
+        unchanged_for_s: unchanged_for,
+        stuck_after_s: spans.stuck_after.as_secs(),
+        stuck: unchanged_for > spans.stuck_after.as_secs() as i64,
+    };
+    (recent, summary)
+}
 
-    if config.json {
-        super::print_json(&json!({
-            "store": store.describe(),
-            "since_s": config.since.as_secs(),
-            "changes": recent,
-            "summary": {
-                "entries": entries.iter().filter(|e| e.at >= cutoff).count(),
-                "distinct_hashes": distinct.len(),
-                "changes": recent.len(),
-                "current_hash": newest.universe_hash,
-                "last_change_epoch": last_change,
-                "unchanged_for_s": unchanged_for,
-                "stuck_after_s": config.stuck_after.as_secs(),
-                "stuck": stuck,
+fn print_text(
+    store: &str,
+    spans: &Spans,
+    recent: &[&Change],
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    let mut out = crate::output::stdout();
+    writeln!(
+        out,
+        "universe changes in {store} over the last {}",
+        output::span(spans.since.as_secs() as i64)
+    )?;
+    for change in recent {
+        writeln!(
+            out,
+            "{}  {} -> {}  +[{}] -[{}]",
+            output::epoch(change.at_epoch),
+            if change.from.is_empty() {
+                "(none)"
+            } else {
+                &change.from
             },
-        }))?;
-    } else {
-        let mut out = crate::output::stdout();
-        writeln!(
-            out,
-            "universe changes in {} over the last {}",
-            store.describe(),
-            output::span(config.since.as_secs() as i64)
-        )?;
-        for change in &recent {
-            writeln!(
-                out,
-                "{}  {} -> {}  +[{}] -[{}]",
-                output::epoch(change.at_epoch),
-                if change.from.is_empty() {
-                    "(none)"
-                } else {
-                    &change.from
-                },
-                change.to,
-                list(&change.added),
-                list(&change.removed)
-            )?;
-        }
-        writeln!(
-            out,
-            "{} changes, {} distinct hashes; current {} unchanged for {} (since {})",
-            recent.len(),
-            distinct.len(),
-            newest.universe_hash,
-            output::span(unchanged_for),
-            output::epoch(last_change)
+            change.to,
+            list(&change.added),
+            list(&change.removed)
         )?;
     }
-    if stuck {
-        crate::warn!(
-            "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
-            newest.universe_hash,
-            output::span(unchanged_for),
-            output::span(config.stuck_after.as_secs() as i64)
-        );
-        return Ok(ExitCode::Stuck);
-    }
-    Ok(ExitCode::Success)
+    writeln!(
+        out,
+        "{} changes, {} distinct hashes; current {} unchanged for {} (since {})",
+        summary.changes,
+        summary.distinct_hashes,
+        summary.current_hash,
+        output::span(summary.unchanged_for_s),
+        output::epoch(summary.last_change_epoch)
+    )?;
+    Ok(())
 }
 
 fn list(symbols: &[String]) -> String {

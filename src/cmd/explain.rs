@@ -4,21 +4,46 @@
 //! features, each percentile component and its weight, score, rank, the regime's effect,
 //! churn control's decision, and a one-line verdict.
 
+use serde::Serialize;
 use serde_json::json;
 
-use super::report::symbol_report;
+use super::report::SymbolReport;
 use crate::cli::ExplainArgs;
 use crate::exit::ExitCode;
 use crate::output::printable;
 use crate::plan::Plan;
-use crate::select::Weights;
 use crate::select::eligibility;
 use crate::select::score::Regime;
+use crate::select::{Reason, Weights};
 use crate::settings::Settings;
+
+/// Everything decided about one symbol: `generate --json`'s entry plus the checks, the
+/// weights, the regime's effect and a one-line verdict.
+#[derive(Debug, Serialize)]
+struct Explanation<'a> {
+    #[serde(flatten)]
+    report: SymbolReport<'a>,
+    /// Each check with the value seen and its threshold; none for an unknown symbol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Vec<Check>>,
+    weights: Weights,
+    regime_effect: String,
+    scored_count: usize,
+    verdict: String,
+}
+
+/// One check as explain shows it.
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    pass: bool,
+    seen: String,
+    threshold: String,
+}
 
 pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let plan = super::plan_without_publishing(settings, &args.selection, false)?;
-    let explanations: Vec<serde_json::Value> = args
+    let explanations: Vec<Explanation> = args
         .symbols
         .iter()
         .map(|s| explain(&plan, settings, s))
@@ -39,52 +64,70 @@ pub fn run(settings: &Settings, args: &ExplainArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::Success)
 }
 
-/// One symbol, as JSON: `generate --json`'s entry plus the checks, weights and verdict.
-fn explain(plan: &Plan, settings: &Settings, symbol: &str) -> serde_json::Value {
-    let mut value = symbol_report(plan, symbol);
+fn explain<'a>(plan: &'a Plan, settings: &Settings, symbol: &'a str) -> Explanation<'a> {
+    let report = SymbolReport::of(plan, symbol);
     let overview = &plan.refresh.overview;
-    if let Some(info) = overview.symbols.iter().find(|i| i.symbol == symbol) {
-        let mut checks = serde_json::to_value(eligibility::checks(
-            info,
-            overview,
-            &settings.filters,
-            &settings.lists,
-        ))
-        .expect("serialisable");
-        if let Some(list) = checks.as_array_mut() {
-            list.push(candle_check(&value));
-        }
-        value["checks"] = checks;
+    let checks = overview
+        .symbols
+        .iter()
+        .find(|i| i.symbol == symbol)
+        .map(|info| {
+            let mut checks: Vec<Check> =
+                eligibility::checks(info, overview, &settings.filters, &settings.lists)
+                    .into_iter()
+                    .map(|c| Check {
+                        name: c.name,
+                        pass: c.pass,
+                        seen: c.seen,
+                        threshold: c.threshold,
+                    })
+                    .collect();
+            checks.push(candle_check(&report));
+            checks
+        });
+    let verdict = verdict(&report);
+    Explanation {
+        report,
+        checks,
+        weights: plan.refresh.weights,
+        regime_effect: regime_effect(
+            plan.refresh.regime,
+            &settings.weights,
+            &plan.refresh.weights,
+        ),
+        scored_count: plan.refresh.scored.len(),
+        verdict,
     }
-    value["weights"] = json!(plan.refresh.weights);
-    value["regime_effect"] = json!(regime_effect(
-        plan.refresh.regime,
-        &settings.weights,
-        &plan.refresh.weights
-    ));
-    value["scored_count"] = json!(plan.refresh.scored.len());
-    value["verdict"] = json!(verdict(&value));
-    value
 }
 
 /// The candle stage as one more check.
-fn candle_check(report: &serde_json::Value) -> serde_json::Value {
-    let reason = report["excluded"].as_str();
-    let candle_reasons = ["fetch_failed", "insufficient_history", "bad_data"];
-    match reason {
-        Some(r) if candle_reasons.contains(&r) => json!({
-            "name": "candles", "pass": false, "seen": format!("{r}: {}", report["detail"].as_str().unwrap_or("")),
-            "threshold": "96 closed 15m and 1h candles, finite positive prices",
-        }),
-        Some(_) => {
-            json!({"name": "candles", "pass": false, "seen": "not fetched (an earlier check failed)", "threshold": "—"})
+fn candle_check(report: &SymbolReport) -> Check {
+    let check = |pass: bool, seen: String, threshold: &str| Check {
+        name: "candles",
+        pass,
+        seen,
+        threshold: threshold.to_owned(),
+    };
+    match report {
+        SymbolReport::Excluded {
+            excluded: r @ (Reason::FetchFailed | Reason::InsufficientHistory | Reason::BadData),
+            detail,
+            ..
+        } => check(
+            false,
+            format!("{r}: {detail}"),
+            "96 closed 15m and 1h candles, finite positive prices",
+        ),
+        SymbolReport::Excluded { .. } | SymbolReport::Unknown { .. } => {
+            check(false, "not fetched (an earlier check failed)".into(), "—")
         }
-        None => {
-            json!({"name": "candles", "pass": true, "seen": "96 closed 15m and 96 closed 1h candles", "threshold": "96 of each, finite positive prices"})
-        }
+        SymbolReport::Scored { .. } => check(
+            true,
+            "96 closed 15m and 96 closed 1h candles".into(),
+            "96 of each, finite positive prices",
+        ),
     }
 }
-
 fn regime_effect(regime: Regime, base: &Weights, used: &Weights) -> String {
     if regime == Regime::Normal {
         return "normal regime: the configured weights".into();
@@ -111,99 +154,90 @@ fn regime_effect(regime: Regime, base: &Weights, used: &Weights) -> String {
     )
 }
 
-fn verdict(report: &serde_json::Value) -> String {
-    let reason = report["decision"]["reason"].as_str().unwrap_or("");
-    if report["selected"] == true {
-        let action = report["decision"]["action"].as_str().unwrap_or("");
-        return format!("SELECTED at rank {} ({action}: {reason})", report["rank"]);
-    }
-    if let Some(excluded) = report["excluded"].as_str() {
-        return format!(
-            "EXCLUDED: {excluded} ({})",
-            report["detail"].as_str().unwrap_or("")
-        );
-    }
-    if report["excluded"].is_null() && report["rank"].is_null() {
-        return "UNKNOWN: not in exchangeInfo".into();
-    }
-    if reason.is_empty() {
-        format!(
-            "NOT SELECTED: rank {} is outside the universe",
-            report["rank"]
-        )
-    } else {
-        format!("NOT SELECTED: {reason}")
+fn verdict(report: &SymbolReport) -> String {
+    let reason = report.decision().map_or("", |d| d.reason.as_str());
+    match report {
+        SymbolReport::Scored { rank, .. } if report.selected() => {
+            let action = report.decision().map_or("", |d| d.action.as_str());
+            format!("SELECTED at rank {rank} ({action}: {reason})")
+        }
+        // a carried open position has no rank this time
+        SymbolReport::Excluded { .. } if report.selected() => {
+            let action = report.decision().map_or("", |d| d.action.as_str());
+            format!("SELECTED at rank null ({action}: {reason})")
+        }
+        SymbolReport::Excluded {
+            excluded, detail, ..
+        } => format!("EXCLUDED: {excluded} ({detail})"),
+        SymbolReport::Unknown { .. } => "UNKNOWN: not in exchangeInfo".into(),
+        SymbolReport::Scored { rank, .. } if reason.is_empty() => {
+            format!("NOT SELECTED: rank {rank} is outside the universe")
+        }
+        SymbolReport::Scored { .. } => format!("NOT SELECTED: {reason}"),
     }
 }
 
-fn print_one(out: &mut impl std::io::Write, e: &serde_json::Value) -> anyhow::Result<()> {
-    let symbol = e["symbol"].as_str().unwrap_or("?");
-    writeln!(
-        out,
-        "{}: {}",
-        printable(symbol),
-        printable(e["verdict"].as_str().unwrap_or(""))
-    )?;
-    for check in e["checks"].as_array().into_iter().flatten() {
+fn print_one(out: &mut impl std::io::Write, e: &Explanation) -> anyhow::Result<()> {
+    let symbol = match &e.report {
+        SymbolReport::Scored { scored, .. } => scored.candidate.symbol.as_str(),
+        SymbolReport::Excluded { symbol, .. } | SymbolReport::Unknown { symbol, .. } => symbol,
+    };
+    writeln!(out, "{}: {}", printable(symbol), printable(&e.verdict))?;
+    for check in e.checks.iter().flatten() {
         writeln!(
             out,
             "  {} {:<22} {}  (needs {})",
-            if check["pass"] == true {
-                "PASS"
-            } else {
-                "FAIL"
-            },
-            check["name"].as_str().unwrap_or(""),
-            printable(check["seen"].as_str().unwrap_or("")),
-            check["threshold"].as_str().unwrap_or("")
+            if check.pass { "PASS" } else { "FAIL" },
+            check.name,
+            printable(&check.seen),
+            check.threshold
         )?;
     }
-    if e["score"].is_number() {
-        writeln!(
-            out,
-            "  features: atr_pct_15m {:.4}, trend_1h {:.4}, mom_15m {:.4}, mom_1h {:.4}",
-            num(&e["atr_pct_15m"]),
-            num(&e["trend_1h"]),
-            num(&e["mom_15m"]),
-            num(&e["mom_1h"])
-        )?;
-        let (c, w) = (&e["components"], &e["weights"]);
-        let parts: Vec<String> = ["trend_1h", "mom_15m", "mom_1h", "vol_fit", "liquidity"]
-            .iter()
-            .map(|k| format!("{:.3}×{:.3} {k}", num(&w[k]), num(&c[k])))
-            .collect();
-        writeln!(
-            out,
-            "  score {:.3} = 100·({}) / {:.3}",
-            num(&e["score"]),
-            parts.join(" + "),
-            weight_sum(w)
-        )?;
-        writeln!(
-            out,
-            "  rank {} of {}; leverage {}",
-            e["rank"], e["scored_count"], e["leverage"]
-        )?;
+    if let SymbolReport::Scored { scored, rank, .. } = &e.report {
+        print_score(out, scored, *rank, e)?;
     }
-    writeln!(out, "  {}", e["regime_effect"].as_str().unwrap_or(""))?;
-    if let Some(d) = e["decision"].as_object() {
-        writeln!(
-            out,
-            "  churn control: {} ({})",
-            d["action"].as_str().unwrap_or(""),
-            d["reason"].as_str().unwrap_or("")
-        )?;
+    writeln!(out, "  {}", e.regime_effect)?;
+    if let Some(d) = e.report.decision() {
+        writeln!(out, "  churn control: {} ({})", d.action.as_str(), d.reason)?;
     }
     Ok(())
 }
 
-fn num(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
-fn weight_sum(w: &serde_json::Value) -> f64 {
-    ["trend_1h", "mom_15m", "mom_1h", "vol_fit", "liquidity"]
-        .iter()
-        .map(|k| num(&w[k]))
-        .sum()
+/// The features, the score as the weighted sum of its components, rank and leverage.
+fn print_score(
+    out: &mut impl std::io::Write,
+    s: &crate::select::Scored,
+    rank: usize,
+    e: &Explanation,
+) -> anyhow::Result<()> {
+    let f = &s.features;
+    writeln!(
+        out,
+        "  features: atr_pct_15m {:.4}, trend_1h {:.4}, mom_15m {:.4}, mom_1h {:.4}",
+        f.atr_pct_15m, f.trend_1h, f.mom_15m, f.mom_1h
+    )?;
+    let (c, w) = (&s.components, &e.weights);
+    let parts: Vec<String> = [
+        ("trend_1h", w.trend_1h, c.trend_1h),
+        ("mom_15m", w.mom_15m, c.mom_15m),
+        ("mom_1h", w.mom_1h, c.mom_1h),
+        ("vol_fit", w.vol_fit, c.vol_fit),
+        ("liquidity", w.liquidity, c.liquidity),
+    ]
+    .iter()
+    .map(|(k, w, c)| format!("{w:.3}×{c:.3} {k}"))
+    .collect();
+    writeln!(
+        out,
+        "  score {:.3} = 100·({}) / {:.3}",
+        s.score,
+        parts.join(" + "),
+        w.sum()
+    )?;
+    writeln!(
+        out,
+        "  rank {rank} of {}; leverage {}",
+        e.scored_count, s.leverage
+    )?;
+    Ok(())
 }

@@ -91,14 +91,24 @@ fn field_equals(policy: &Policy, name: &str, expected: &str) -> Check {
 
 fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings) -> Vec<Check> {
     let symbols = policy.symbols();
-    let mut list = vec![
+    vec![
         generator_check(policy),
         field_equals(policy, field::FEATURES_WINDOW, policy::FEATURES_WINDOW),
         field_equals(policy, field::POLICY_VERSION, policy::POLICY_VERSION),
-    ];
+        universe_hash_check(policy, &symbols),
+        policy_hash_check(policy),
+        validity_check(policy, output::now_epoch()),
+        size_check(&symbols, config),
+        leverage_check(policy, symbols.as_deref().ok(), config.leverage.range()),
+        audit_check(policy, newest_audit),
+        services_check(policy),
+        metadata_check(policy),
+    ]
+}
 
+fn universe_hash_check(policy: &Policy, symbols: &anyhow::Result<Vec<String>>) -> Check {
     let stored = policy.get(field::UNIVERSE_HASH);
-    list.push(match &symbols {
+    match symbols {
         Ok(symbols) => {
             let recomputed = policy::universe_hash(symbols);
             check(
@@ -115,12 +125,11 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
             false,
             e.to_string(),
         ),
-    });
+    }
+}
 
-    list.push(policy_hash_check(policy));
-
-    let now = output::now_epoch();
-    list.push(match policy.epoch(field::VALID_UNTIL) {
+fn validity_check(policy: &Policy, now: i64) -> Check {
+    match policy.epoch(field::VALID_UNTIL) {
         Ok(until) if until > now => check(
             "valid_until in the future",
             true,
@@ -140,14 +149,17 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
             ),
         ),
         Err(e) => check("valid_until in the future", false, e.to_string()),
-    });
+    }
+}
 
+/// Within `[min_symbols, top]` (`max_symbols` in execution mode), no symbol twice.
+fn size_check(symbols: &anyhow::Result<Vec<String>>, config: &Settings) -> Check {
     let max = match config.rotation.mode {
         crate::rotation::Mode::Execution => config.top.max(config.rotation.max_symbols),
         crate::rotation::Mode::Advisory => config.top,
     };
     let min = config.min_symbols;
-    list.push(match &symbols {
+    match symbols {
         Ok(symbols) => {
             let distinct = symbols.iter().collect::<BTreeSet<_>>().len() == symbols.len();
             check(
@@ -161,17 +173,7 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
             )
         }
         Err(e) => check("universe size", false, e.to_string()),
-    });
-
-    list.push(leverage_check(
-        policy,
-        symbols.as_deref().ok(),
-        config.leverage.range(),
-    ));
-    list.push(audit_check(policy, newest_audit));
-    list.push(services_check(policy));
-    list.push(metadata_check(policy));
-    list
+    }
 }
 
 /// This generator's rule, or the Python generator's (a policy it published before the

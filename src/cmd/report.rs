@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::output::printable;
 use crate::plan::Plan;
 use crate::policy::{Policy, field};
-use crate::select::churn::Action;
+use crate::select::Scored;
+use crate::select::churn::{Action, Decision};
 use crate::select::{self, Reason};
 
 /// What the refresh cost the exchange: for the policy, the audit entry and `--json`.
@@ -27,25 +29,77 @@ pub fn request_stats(plan: &Plan) -> serde_json::Value {
 }
 
 /// One symbol's verdict, as `generate --json` and `explain` print it.
-pub fn symbol_report(plan: &Plan, symbol: &str) -> serde_json::Value {
-    if let Some(rank) = plan.rank(symbol) {
-        let scored = &plan.refresh.scored[rank - 1];
-        let mut value = serde_json::to_value(scored).expect("serialisable");
-        let decision = plan.choice.decision(symbol);
-        value["rank"] = json!(rank);
-        value["selected"] = json!(plan.choice.members.contains(&(rank - 1)));
-        value["decision"] = json!(decision);
-        return value;
-    }
-    if let Some(e) = plan.refresh.excluded.iter().find(|e| e.symbol == symbol) {
-        let carried = plan.choice.carried.iter().any(|c| c == symbol);
-        let mut value = json!({"symbol": e.symbol, "selected": carried, "excluded": e.reason, "detail": e.detail});
-        if let Some(decision) = plan.choice.decision(symbol) {
-            value["decision"] = json!(decision);
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SymbolReport<'a> {
+    /// Scored: its figures, rank, whether it is in the universe, and churn control's
+    /// decision.
+    Scored {
+        #[serde(flatten)]
+        scored: &'a Scored,
+        rank: usize,
+        selected: bool,
+        decision: Option<&'a Decision>,
+    },
+    /// Excluded before scoring; `selected` when it is carried as an open position.
+    Excluded {
+        symbol: &'a str,
+        selected: bool,
+        excluded: Reason,
+        detail: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        decision: Option<&'a Decision>,
+    },
+    /// Not in exchangeInfo.
+    Unknown {
+        symbol: &'a str,
+        selected: bool,
+        excluded: Option<Reason>,
+        detail: &'static str,
+    },
+}
+
+impl<'a> SymbolReport<'a> {
+    pub fn of(plan: &'a Plan, symbol: &'a str) -> Self {
+        if let Some(rank) = plan.rank(symbol) {
+            return Self::Scored {
+                scored: &plan.refresh.scored[rank - 1],
+                rank,
+                selected: plan.choice.members.contains(&(rank - 1)),
+                decision: plan.choice.decision(symbol),
+            };
         }
-        return value;
+        if let Some(e) = plan.refresh.excluded.iter().find(|e| e.symbol == symbol) {
+            return Self::Excluded {
+                symbol: &e.symbol,
+                selected: plan.choice.carried.iter().any(|c| c == symbol),
+                excluded: e.reason,
+                detail: &e.detail,
+                decision: plan.choice.decision(symbol),
+            };
+        }
+        Self::Unknown {
+            symbol,
+            selected: false,
+            excluded: None,
+            detail: "not in exchangeInfo",
+        }
     }
-    json!({"symbol": symbol, "selected": false, "excluded": null, "detail": "not in exchangeInfo"})
+
+    pub fn selected(&self) -> bool {
+        match self {
+            Self::Scored { selected, .. }
+            | Self::Excluded { selected, .. }
+            | Self::Unknown { selected, .. } => *selected,
+        }
+    }
+
+    pub fn decision(&self) -> Option<&'a Decision> {
+        match self {
+            Self::Scored { decision, .. } | Self::Excluded { decision, .. } => *decision,
+            Self::Unknown { .. } => None,
+        }
+    }
 }
 
 /// `--json`: the policy's identity and every exchangeInfo symbol's verdict.
@@ -64,7 +118,7 @@ pub fn report(
     let mut excluded: Vec<&str> = refresh.excluded.iter().map(|e| e.symbol.as_str()).collect();
     excluded.sort_unstable();
     names.extend(excluded);
-    let symbols: Vec<serde_json::Value> = names.iter().map(|s| symbol_report(plan, s)).collect();
+    let symbols: Vec<SymbolReport> = names.iter().map(|s| SymbolReport::of(plan, s)).collect();
     let exclusions: BTreeMap<Reason, usize> = select::count_by_reason(&refresh.excluded);
     json!({
         "universe": policy.symbols().unwrap_or_default(),

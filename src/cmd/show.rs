@@ -132,6 +132,16 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
     if let Some(run) = policy.get(field::ROLLBACK_OF) {
         writeln!(out, "a manual rollback to the universe of run {run}")?;
     }
+    print_rows(&mut out, policy, &scores, &leverage)
+}
+
+/// One row per symbol in rank order: its figures and leverage as published.
+fn print_rows(
+    out: &mut impl std::io::Write,
+    policy: &Policy,
+    scores: &BTreeMap<String, SymbolScore>,
+    leverage: &BTreeMap<String, serde_json::Number>,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:>4}  {:<16} {:>6} {:>8} {:>8} {:>8} {:>8} {:>4}",

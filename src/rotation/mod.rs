@@ -111,7 +111,6 @@ pub struct Inputs<'a> {
 /// for each recommendation, whether execution would apply it and what would stop it.
 pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Report {
     let s = input.settings;
-    let execute = s.mode == Mode::Execution;
     let mut evict: Vec<Eviction> = choice
         .members
         .iter()
@@ -126,16 +125,47 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         )
     });
     let mut expand = expansions(ranked, choice, input, &evict);
-    // the plan: who execution would evict and admit, and what stops the rest
-    let mut size = choice.size();
-    let refills = expand.len();
+    let (plan_evict, plan_expand) = plan(choice.size(), &evict, expand.len(), input);
+    apply(
+        ranked,
+        choice,
+        s.mode,
+        (&mut evict, plan_evict),
+        (&mut expand, plan_expand),
+    );
+    let files = input.models.files();
+    let (new_models, baseline) = match input.seen_models {
+        Some(seen) => (files.difference(seen).cloned().collect(), false),
+        None => (Vec::new(), s.model_dir.is_some()),
+    };
+    Report {
+        mode: s.mode,
+        evict,
+        expand,
+        new_models,
+        baseline,
+        unknown_model_files: input.models.unknown.clone(),
+        models: input.models.symbols().len(),
+    }
+}
+
+/// What stops each eviction and each expansion (`None`: nothing), planned together from a
+/// universe of `size`: an eviction is refused only when the universe would end below
+/// `min_symbols` even after the `refills` expansions that can refill it.
+fn plan(
+    mut size: usize,
+    evict: &[Eviction],
+    refills: usize,
+    input: &Inputs<'_>,
+) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    let max = input.settings.max_symbols;
     let mut plan_evict: Vec<Option<String>> = Vec::new();
-    for e in &evict {
+    for e in evict {
         let blocked = if input.held.contains(&e.symbol) {
             Some("held position".to_owned())
         } else if input.lists.is_pinned(&e.symbol) {
             Some("pinned".to_owned())
-        } else if size - 1 + refills.min(s.max_symbols - (size - 1)) < input.min_symbols {
+        } else if size - 1 + refills.min(max - (size - 1)) < input.min_symbols {
             Some(format!(
                 "the universe would fall below min_symbols {}",
                 input.min_symbols
@@ -149,17 +179,28 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         plan_evict.push(blocked);
     }
     let mut plan_expand: Vec<Option<String>> = Vec::new();
-    for _ in &expand {
-        if size < s.max_symbols {
+    for _ in 0..refills {
+        if size < max {
             size += 1;
             plan_expand.push(None);
         } else {
-            plan_expand.push(Some(format!(
-                "the universe is at max_symbols {}",
-                s.max_symbols
-            )));
+            plan_expand.push(Some(format!("the universe is at max_symbols {max}")));
         }
     }
+    (plan_evict, plan_expand)
+}
+
+type Planned<'a, T> = (&'a mut Vec<T>, Vec<Option<String>>);
+
+/// Applies the plan in execution mode; in advisory mode says what execution would do.
+fn apply(
+    ranked: &[Scored],
+    choice: &mut Choice,
+    mode: Mode,
+    (evict, plan_evict): Planned<'_, Eviction>,
+    (expand, plan_expand): Planned<'_, Expansion>,
+) {
+    let execute = mode == Mode::Execution;
     for (e, blocked) in evict.iter_mut().zip(plan_evict) {
         match (execute, blocked) {
             (false, blocked) => e.not_applied = Some(advisory(blocked)),
@@ -187,21 +228,6 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         }
     }
     choice.members.sort_unstable();
-
-    let files = input.models.files();
-    let (new_models, baseline) = match input.seen_models {
-        Some(seen) => (files.difference(seen).cloned().collect(), false),
-        None => (Vec::new(), s.model_dir.is_some()),
-    };
-    Report {
-        mode: s.mode,
-        evict,
-        expand,
-        new_models,
-        baseline,
-        unknown_model_files: input.models.unknown.clone(),
-        models: input.models.symbols().len(),
-    }
 }
 
 /// What advisory mode says of a recommendation: what execution would do with it.

@@ -32,7 +32,6 @@ use serde::Serialize;
 
 use super::score::correlation;
 use super::{Excluded, Lists, Reason, Scored};
-use crate::output;
 
 /// Churn control's settings: how the previous universe resists rank noise.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,103 +327,6 @@ fn fill(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice, why: &str) {
     }
 }
 
-/// Best challenger against worst replaceable incumbent, while the margin is cleared and
-/// `max_replacements` allows.
-fn pair(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
-    let margin = ctx.churn.margin;
-    let min_hold = ctx.churn.min_hold.as_secs() as i64;
-    let mut replaceable: Vec<usize> = Vec::new();
-    for &i in &choice.members {
-        let symbol = &ranked[i].candidate.symbol;
-        let incumbent = ctx.incumbents.contains(symbol);
-        if !incumbent || ctx.lists.is_pinned(symbol) || ctx.held.contains(symbol) {
-            continue;
-        }
-        match ctx.joined_at.get(symbol) {
-            Some(&joined) if ctx.now - joined < min_hold => {
-                // said with fixed times, so that two runs a second apart agree
-                let reason = format!(
-                    "rank {}; joined {}, within min_hold {} (until {})",
-                    i + 1,
-                    output::epoch(joined),
-                    output::span(min_hold),
-                    output::epoch(joined + min_hold)
-                );
-                choice
-                    .decisions
-                    .iter_mut()
-                    .filter(|d| &d.symbol == symbol)
-                    .for_each(|d| d.reason.clone_from(&reason));
-            }
-            _ => replaceable.push(i),
-        }
-    }
-    replaceable.sort_unstable_by(|a, b| b.cmp(a)); // worst first
-    let mut challenger = 0;
-    for incumbent in replaceable {
-        let mine = &ranked[incumbent];
-        // the best challenger left that is not too close to the universe without `incumbent`
-        let next = loop {
-            let Some(i) =
-                (challenger..ranked.len()).find(|&i| is_challenger(ranked, ctx, choice, i))
-            else {
-                break None;
-            };
-            challenger = i + 1;
-            if !too_correlated(ranked, ctx, choice, i, Some(incumbent)) {
-                break Some(i);
-            }
-        };
-        let symbol = mine.candidate.symbol.clone();
-        let Some(c) = next.filter(|&c| ranked[c].score >= mine.score + margin) else {
-            let reason = format!(
-                "rank {}; no challenger outscores it by margin {margin}",
-                incumbent + 1
-            );
-            choice.decide(&symbol, Action::Kept, reason);
-            break;
-        };
-        let theirs = &ranked[c];
-        let lead = theirs.score - mine.score;
-        if choice.pairs.len() >= ctx.churn.max_replacements {
-            let reason = format!(
-                "rank {}; {} outscores it by {lead:.2} ≥ margin {margin}, but max_replacements {} was reached",
-                incumbent + 1,
-                theirs.candidate.symbol,
-                ctx.churn.max_replacements
-            );
-            choice.decide(&symbol, Action::Kept, reason);
-            break;
-        }
-        choice.members.retain(|&m| m != incumbent);
-        choice.members.push(c);
-        choice.replacements += 1;
-        choice.decide(
-            &symbol,
-            Action::Removed,
-            format!(
-                "replaced by {}, which outscores it by {lead:.2} ≥ margin {margin}",
-                theirs.candidate.symbol
-            ),
-        );
-        choice.decide(
-            &theirs.candidate.symbol,
-            Action::Added,
-            format!(
-                "rank {}; replaces {} (outscores it by {lead:.2} ≥ margin {margin})",
-                c + 1,
-                symbol
-            ),
-        );
-        choice.pairs.push(Pair {
-            entrant: theirs.candidate.symbol.clone(),
-            replaced: symbol,
-            entrant_score: theirs.score,
-            replaced_score: mine.score,
-        });
-    }
-}
-
 /// Why an incumbent that is not scored is out: its exclusion reason, if it has one.
 fn exclusion(excluded: &[Excluded], symbol: &str) -> (Option<Reason>, String) {
     excluded.iter().find(|e| e.symbol == symbol).map_or_else(
@@ -432,6 +334,9 @@ fn exclusion(excluded: &[Excluded], symbol: &str) -> (Option<Reason>, String) {
         |e| (Some(e.reason), format!("{}: {}", e.reason, e.detail)),
     )
 }
+
+mod pairs;
+use pairs::pair;
 
 #[cfg(test)]
 mod tests;

@@ -82,6 +82,10 @@ fn unknown_keys_and_bad_values_name_key_and_file() {
         err.contains("selection.top = \"ten\"") && err.contains("whole number"),
         "{err}"
     );
+}
+
+#[test]
+fn bad_policy_sections_name_the_key() {
     let (_dir, path) = write("[policy.extra]\nuniverse_hash = \"x\"\n");
     assert!(Settings::resolve(Some(&path), Overrides::default()).is_err());
     for (text, fragment) in [

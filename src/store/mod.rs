@@ -16,7 +16,7 @@ use crate::error::{StoreError, UsageError};
 use crate::policy::Policy;
 
 pub use file::FileStore;
-pub use redis::RedisStore;
+pub use redis::{IngestReport, RedisStore};
 
 /// Streams are trimmed to about this many entries.
 pub const STREAM_MAX_LEN: usize = 10_000;

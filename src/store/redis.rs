@@ -357,3 +357,4 @@ impl RedisStore {
 }
 
 mod trades;
+pub use trades::IngestReport;

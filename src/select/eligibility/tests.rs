@@ -59,14 +59,16 @@ fn verdict(info: SymbolInfo, qv: Option<f64>, book: Option<Book>) -> Result<(), 
     verdict_with(info, qv, book, &Lists::default())
 }
 
+/// `info()` changed by `f`.
+fn with(f: &dyn Fn(&mut SymbolInfo)) -> SymbolInfo {
+    let mut i = info();
+    f(&mut i);
+    i
+}
+
 #[test]
 fn each_cheap_check_excludes_with_its_reason_in_order() {
     assert_eq!(verdict(info(), Some(2e6), Some(BOOK)), Ok(()));
-    let with = |f: &dyn Fn(&mut SymbolInfo)| {
-        let mut i = info();
-        f(&mut i);
-        i
-    };
     // the first reason that applies wins: not perpetual beats not trading
     let both = with(&|i| {
         i.contract_type = "CURRENT_QUARTER".into();
@@ -105,6 +107,10 @@ fn each_cheap_check_excludes_with_its_reason_in_order() {
         ),
         Ok(())
     );
+}
+
+#[test]
+fn the_ticker_and_book_checks_exclude_with_their_reasons() {
     assert_eq!(verdict(info(), None, Some(BOOK)), Err(Reason::NoTicker));
     assert_eq!(
         verdict(info(), Some(f64::NAN), Some(BOOK)),
