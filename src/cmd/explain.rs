@@ -206,17 +206,17 @@ fn print_one(out: &mut impl std::io::Write, e: &Explanation) -> anyhow::Result<(
 /// The features, the score as the weighted sum of its components, rank and leverage.
 fn print_score(
     out: &mut impl std::io::Write,
-    s: &crate::select::Scored,
+    scored: &crate::select::Scored,
     rank: usize,
     e: &Explanation,
 ) -> anyhow::Result<()> {
-    let f = &s.features;
+    let f = &scored.features;
     writeln!(
         out,
         "  features: atr_pct_15m {:.4}, trend_1h {:.4}, mom_15m {:.4}, mom_1h {:.4}",
         f.atr_pct_15m, f.trend_1h, f.mom_15m, f.mom_1h
     )?;
-    let (c, w) = (&s.components, &e.weights);
+    let (c, w) = (&scored.components, &e.weights);
     let parts: Vec<String> = [
         ("trend_1h", w.trend_1h, c.trend_1h),
         ("mom_15m", w.mom_15m, c.mom_15m),
@@ -230,14 +230,14 @@ fn print_score(
     writeln!(
         out,
         "  score {:.3} = 100·({}) / {:.3}",
-        s.score,
+        scored.score,
         parts.join(" + "),
         w.sum()
     )?;
     writeln!(
         out,
         "  rank {rank} of {}; leverage {}",
-        e.scored_count, s.leverage
+        e.scored_count, scored.leverage
     )?;
     Ok(())
 }
