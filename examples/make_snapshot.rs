@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use universe::market::candles::request_start;
 use universe::market::{KLINES_LIMIT, Overview, wire};
-use universe::select::{Filters, Lists, screen};
+use universe::select::{Filters, Lists, Rules, screen};
 
 /// 2026-01-15T12:07:30Z: a fixed clock, so the snapshot is the same on every machine.
 const SERVER_TIME: i64 = 1_768_478_850_000;
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         books: wire::parse_books(bodies[3].1.as_bytes())?.values,
         conflicts: std::collections::BTreeMap::new(),
     };
-    let (candidates, _) = screen(&overview, &DEFAULT_FILTERS, &Lists::default());
+    let (candidates, _) = screen(&overview, &Rules::new(&DEFAULT_FILTERS, &Lists::default()));
     let start = request_start(SERVER_TIME);
     for candidate in &candidates {
         let body = market

@@ -99,25 +99,15 @@ impl PlanError {
     }
 }
 
-/// The settings with the model files found, when `require_model` excludes symbols
-/// without one (a check of the lists, before any candle is fetched).
-pub fn with_models(settings: &Settings, found: &BTreeMap<String, String>) -> Settings {
-    let mut settings = settings.clone();
-    if settings.rotation.require_model {
-        settings.lists.models = Some(found.values().cloned().collect());
-    }
-    settings
-}
-
 /// The universe from `view`: exclusions, features and score ([`refresh::assess`]), the
 /// hybrid factor, churn control, rotation, and the bounds.
 pub fn decide(
     view: MarketView,
-    models_found: &BTreeMap<String, String>,
     history: &History,
     settings: &Settings,
     now: i64,
 ) -> Result<Plan, PlanError> {
+    let models_found = view.models_found.clone();
     let mut refresh = refresh::assess(view, settings)?;
     if let Some(min_trades) = settings.hybrid_min_trades {
         crate::select::apply_hybrid(&mut refresh.scored, |symbol| {
@@ -130,7 +120,7 @@ pub fn decide(
         .iter()
         .map(|s| s.symbol.clone())
         .collect();
-    let scan = models::classify(models_found, &known);
+    let scan = models::classify(&models_found, &known);
     let mut choice = choose(&refresh, history, settings, now);
     let inputs = rotation::Inputs {
         settings: &settings.rotation,
@@ -248,12 +238,13 @@ mod tests {
         let view = refresh::gather(
             &market(),
             &settings,
+            BTreeMap::new(),
             None,
             &crate::progress::Progress::hidden(),
             1_795_000_000,
         )
         .unwrap();
-        decide(view, &BTreeMap::new(), history, &settings, 1_795_000_000).unwrap()
+        decide(view, history, &settings, 1_795_000_000).unwrap()
     }
 
     fn names(plan: &Plan) -> Vec<String> {

@@ -123,10 +123,9 @@ pub fn make(
         Some(dir) => models::scan(dir, &settings.rotation.model_glob).map_err(PlanError::Models)?,
         None => BTreeMap::new(),
     };
-    let settings = crate::decide::with_models(settings, &found);
-    let view = refresh::gather(source, &settings, cache, progress, now)?;
+    let view = refresh::gather(source, settings, found, cache, progress, now)?;
     let started = std::time::Instant::now();
-    let mut plan = crate::decide::decide(view, &found, history, &settings, now)?;
+    let mut plan = crate::decide::decide(view, history, settings, now)?;
     plan.refresh.features_us = started.elapsed().as_micros();
     Ok(plan)
 }

@@ -6,20 +6,19 @@
 //! survivors (bounded worker pool) → windows and features (rayon) → regime → score and
 //! rank.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::error::FailClosed;
-use crate::features::Features;
 use crate::market::cache::CandleCache;
-use crate::market::candles::{self, WindowError, Windows};
+use crate::market::candles;
 use crate::market::{self, Candle, FetchError, Overview, Source, Usage};
 use crate::progress::Progress;
 use crate::select::score::{self, Ready};
-use crate::select::{self, Candidate, Excluded, Reason, Regime, Scored, Weights};
+use crate::select::{self, Excluded, Regime, Rules, Scored, Weights};
 use crate::settings::Settings;
 
 /// What a refresh found.
@@ -57,6 +56,28 @@ pub struct MarketView {
     pub candles: Vec<(String, Result<Vec<Candle>, FetchError>)>,
     pub cache_hits: usize,
     pub usage: Usage,
+    /// The model folder's files that name a symbol (file → symbol); empty without one.
+    pub models_found: BTreeMap<String, String>,
+}
+
+/// The symbols a model is required for, when `rotation.require_model` makes it a check.
+pub fn required_models(
+    settings: &Settings,
+    found: &BTreeMap<String, String>,
+) -> Option<BTreeSet<String>> {
+    settings
+        .rotation
+        .require_model
+        .then(|| found.values().cloned().collect())
+}
+
+/// What the cheap checks screen by.
+pub fn rules<'a>(settings: &'a Settings, models: Option<&'a BTreeSet<String>>) -> Rules<'a> {
+    Rules {
+        filters: &settings.filters,
+        lists: &settings.lists,
+        models,
+    }
 }
 
 /// A refresh: [`gather`], then [`assess`].
@@ -69,6 +90,7 @@ pub fn run(
     let view = gather(
         source,
         settings,
+        BTreeMap::new(),
         cache,
         progress,
         crate::output::now_epoch(),
@@ -84,6 +106,7 @@ pub fn run(
 pub fn gather(
     source: &dyn Source,
     settings: &Settings,
+    models_found: BTreeMap<String, String>,
     cache: Option<&CandleCache>,
     progress: &Progress,
     now: i64,
@@ -96,7 +119,8 @@ pub fn gather(
     }
     // the cheap checks decide which candles are worth their weight; `assess` runs them
     // again on the same data, so the two cannot disagree
-    let (candidates, _) = select::screen(&overview, &settings.filters, &settings.lists);
+    let required = required_models(settings, &models_found);
+    let (candidates, _) = select::screen(&overview, &rules(settings, required.as_ref()));
     let onboard: HashMap<&str, i64> = overview
         .symbols
         .iter()
@@ -135,6 +159,7 @@ pub fn gather(
         candles,
         cache_hits,
         usage: source.usage(),
+        models_found,
     })
 }
 
@@ -146,8 +171,10 @@ pub fn assess(view: MarketView, settings: &Settings) -> Result<Refresh, FailClos
         candles: fetched,
         cache_hits,
         usage,
+        models_found,
     } = view;
-    let (candidates, mut excluded) = select::screen(&overview, &settings.filters, &settings.lists);
+    let required = required_models(settings, &models_found);
+    let (candidates, mut excluded) = select::screen(&overview, &rules(settings, required.as_ref()));
     let symbols: Vec<&str> = fetched.iter().map(|(s, _)| s.as_str()).collect();
     let results: Vec<&Result<Vec<Candle>, FetchError>> = fetched.iter().map(|(_, r)| r).collect();
     check_candle_failures(&symbols, &results)?;
@@ -198,7 +225,7 @@ fn judge_all(
         })
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(candidate, candles)| judge(candidate, candles, server_time))
+        .map(|(candidate, candles)| select::candle_stage::judge(candidate, candles, server_time))
         .collect();
     let mut ready = Vec::with_capacity(judged.len());
     for verdict in judged {
@@ -269,57 +296,4 @@ fn check_candle_failures(
         });
     }
     Ok(())
-}
-
-/// Candles → windows → features, or the reason the symbol cannot be scored.
-fn judge(
-    candidate: Candidate,
-    candles: Result<Vec<Candle>, FetchError>,
-    server_time: i64,
-) -> Result<Ready, Excluded> {
-    let exclude = |candidate: Candidate, reason: Reason, detail: String| Excluded {
-        symbol: candidate.symbol,
-        reason,
-        detail,
-    };
-    let candles = match candles {
-        Ok(candles) => candles,
-        Err(error) => return Err(exclude(candidate, Reason::FetchFailed, error.to_string())),
-    };
-    let windows = match candles::windows(&candles, server_time) {
-        Ok(windows) => windows,
-        Err(WindowError::Insufficient { m15, h1 }) => {
-            let detail = format!(
-                "{m15} closed 15m and {h1} closed 1h candles up to the last close, 96 of each needed"
-            );
-            return Err(exclude(candidate, Reason::InsufficientHistory, detail));
-        }
-        Err(WindowError::BadPrice { open_time }) => {
-            let detail = format!(
-                "a price that is not finite and positive in the candle opened at {open_time}"
-            );
-            return Err(exclude(candidate, Reason::BadData, detail));
-        }
-    };
-    match Features::compute(&windows.m15, &windows.h1) {
-        Some(features) => Ok(Ready {
-            candidate,
-            features,
-            returns_1h: log_returns(&windows),
-        }),
-        None => Err(exclude(
-            candidate,
-            Reason::BadData,
-            "features are not finite".into(),
-        )),
-    }
-}
-
-/// 1h log returns over the window (95 values), for the correlation limit.
-fn log_returns(windows: &Windows) -> Vec<f64> {
-    windows
-        .h1
-        .windows(2)
-        .map(|w| (w[1].close / w[0].close).ln())
-        .collect()
 }

@@ -72,16 +72,17 @@ fn explain<'a>(plan: &'a Plan, settings: &Settings, symbol: &'a str) -> Explanat
         .iter()
         .find(|i| i.symbol == symbol)
         .map(|info| {
-            let mut checks: Vec<Check> =
-                eligibility::checks(info, overview, &settings.filters, &settings.lists)
-                    .into_iter()
-                    .map(|c| Check {
-                        name: c.name,
-                        pass: c.pass,
-                        seen: c.seen,
-                        threshold: c.threshold,
-                    })
-                    .collect();
+            let required = crate::refresh::required_models(settings, &plan.models.models);
+            let rules = crate::refresh::rules(settings, required.as_ref());
+            let mut checks: Vec<Check> = eligibility::checks(info, overview, &rules)
+                .into_iter()
+                .map(|c| Check {
+                    name: c.name,
+                    pass: c.pass,
+                    seen: c.seen,
+                    threshold: c.threshold,
+                })
+                .collect();
             checks.push(candle_check(&report));
             checks
         });

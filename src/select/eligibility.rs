@@ -57,13 +57,29 @@ struct Facts {
 }
 
 /// Every cheap check on `info`, in order, each with what was seen.
-pub fn checks(
-    info: &SymbolInfo,
-    overview: &Overview,
-    filters: &Filters,
-    lists: &Lists,
-) -> Vec<Check> {
-    checks_and_facts(info, overview, filters, lists).0
+/// Everything a symbol is screened by before its candles are read: the filters, the
+/// operator's lists and, when `rotation.require_model` is on, the symbols with a model.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub filters: &'a Filters,
+    pub lists: &'a Lists,
+    /// `None`: a model is not required.
+    pub models: Option<&'a std::collections::BTreeSet<String>>,
+}
+
+impl<'a> Rules<'a> {
+    /// The filters and lists, no model required.
+    pub fn new(filters: &'a Filters, lists: &'a Lists) -> Self {
+        Self {
+            filters,
+            lists,
+            models: None,
+        }
+    }
+}
+
+pub fn checks(info: &SymbolInfo, overview: &Overview, rules: &Rules<'_>) -> Vec<Check> {
+    checks_and_facts(info, overview, rules).0
 }
 
 fn check(name: &'static str, seen: String, threshold: String, pass: bool, reason: Reason) -> Check {
@@ -79,14 +95,13 @@ fn check(name: &'static str, seen: String, threshold: String, pass: bool, reason
 fn checks_and_facts(
     info: &SymbolInfo,
     overview: &Overview,
-    filters: &Filters,
-    lists: &Lists,
+    rules: &Rules<'_>,
 ) -> (Vec<Check>, Facts) {
     let age_days = (overview.server_time - info.onboard_date) as f64 / DAY_MS;
     let mut list = record_checks(info, overview);
-    list.extend(listing_checks(info, age_days, filters));
-    list.extend(list_checks(&info.symbol, lists));
-    let (market, facts) = market_checks(&info.symbol, overview, filters);
+    list.extend(listing_checks(info, age_days, rules.filters));
+    list.extend(list_checks(&info.symbol, rules.lists, rules.models));
+    let (market, facts) = market_checks(&info.symbol, overview, rules.filters);
     list.extend(market);
     (list, Facts { age_days, ..facts })
 }
@@ -160,10 +175,14 @@ fn listing_checks(info: &SymbolInfo, age_days: f64, filters: &Filters) -> Vec<Ch
 }
 
 /// The operator's deny and allow lists.
-fn list_checks(symbol: &str, lists: &Lists) -> Vec<Check> {
+fn list_checks(
+    symbol: &str,
+    lists: &Lists,
+    models: Option<&std::collections::BTreeSet<String>>,
+) -> Vec<Check> {
     let denied_by = lists.denied_by(symbol);
     let allowed = lists.allows(symbol);
-    let model = lists.models.as_ref().map(|m| m.contains(symbol));
+    let model = models.map(|m| m.contains(symbol));
     let mut checks = vec![
         check(
             "deny_list",
@@ -257,15 +276,11 @@ fn market_checks(symbol: &str, overview: &Overview, filters: &Filters) -> (Vec<C
 }
 
 /// Keeps the symbols that pass every cheap check; the others get their first failure.
-pub fn screen(
-    overview: &Overview,
-    filters: &Filters,
-    lists: &Lists,
-) -> (Vec<Candidate>, Vec<Excluded>) {
+pub fn screen(overview: &Overview, rules: &Rules<'_>) -> (Vec<Candidate>, Vec<Excluded>) {
     let mut candidates = Vec::new();
     let mut excluded = Vec::new();
     for info in &overview.symbols {
-        let (checks, facts) = checks_and_facts(info, overview, filters, lists);
+        let (checks, facts) = checks_and_facts(info, overview, rules);
         match checks.into_iter().find(|c| !c.pass) {
             Some(failed) => excluded.push(Excluded {
                 // a name that is not one is cut: it may be 10 kB

@@ -69,8 +69,6 @@ pub struct Lists {
     pub allow: Vec<Pattern>,
     /// Always in the universe while eligible; counted in `top`.
     pub pin: Vec<String>,
-    /// With `rotation.require_model`: the symbols that have a model; others are excluded.
-    pub models: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Lists {

@@ -8,6 +8,7 @@
 //!    positions, and the optional correlation limit;
 //! 5. [`leverage`]: leverage by volatility.
 
+pub mod candle_stage;
 pub mod churn;
 pub mod eligibility;
 pub mod leverage;
@@ -19,7 +20,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use eligibility::{Filters, screen};
+pub use eligibility::{Filters, Rules, screen};
 pub use leverage::LeverageTable;
 pub use lists::{Lists, Pattern};
 pub use score::{FeatureValues, Regime, Scored, Weights, apply_hybrid, score};

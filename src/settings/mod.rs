@@ -234,7 +234,6 @@ fn lists(v: &Values, top: usize) -> Result<Lists, UsageError> {
         deny: patterns("lists.deny")?,
         allow: patterns("lists.allow")?,
         pin,
-        models: None,
     })
 }
 

@@ -47,7 +47,7 @@ fn verdict_with(
     book: Option<Book>,
     lists: &Lists,
 ) -> Result<(), Reason> {
-    let (ok, excluded) = screen(&overview(info, qv, book), &FILTERS, lists);
+    let (ok, excluded) = screen(&overview(info, qv, book), &Rules::new(&FILTERS, lists));
     if let Some(e) = excluded.first() {
         return Err(e.reason);
     }
@@ -201,9 +201,9 @@ fn spread_is_in_basis_points_of_the_mid_and_explained() {
             ask: 100.05,
         }),
     );
-    let (candidates, _) = screen(&o, &FILTERS, &Lists::default());
+    let (candidates, _) = screen(&o, &Rules::new(&FILTERS, &Lists::default()));
     assert!((candidates[0].spread_bps - 10.0).abs() < 1e-9);
-    let checks = checks(&o.symbols[0], &o, &FILTERS, &Lists::default());
+    let checks = checks(&o.symbols[0], &o, &Rules::new(&FILTERS, &Lists::default()));
     assert_eq!(
         checks.len(),
         12,
@@ -234,7 +234,7 @@ fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
             ask: 1.0001,
         }),
     );
-    let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+    let (_, excluded) = screen(&o, &Rules::new(&FILTERS, &Lists::default()));
     assert_eq!(excluded[0].reason, Reason::BadSymbol);
     assert!(
         excluded[0].symbol.len() < 64,
@@ -246,7 +246,7 @@ fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
         "XUSDT".into(),
         "exchangeInfo lists it 2 times, differently".into(),
     );
-    let (_, excluded) = screen(&o, &FILTERS, &Lists::default());
+    let (_, excluded) = screen(&o, &Rules::new(&FILTERS, &Lists::default()));
     assert_eq!(excluded[0].reason, Reason::ConflictingRecords);
     assert!(
         excluded[0].detail.contains("2 times"),
