@@ -1,6 +1,6 @@
-//! One refresh, from the market to a ranking: the pipeline `generate`, `snapshot` and
-//! `explain` run. It reads only through a [`Source`], so it runs the same live, from a
-//! snapshot, and inside tests.
+//! One refresh, from the market to a ranking: [`gather`] reads (I/O, the clock for the
+//! freshness check), [`assess`] decides (pure). It reads only through a [`Source`], so
+//! it runs the same live, from a snapshot, and inside tests.
 //!
 //! overview (time, exchangeInfo, tickers, books) → cheap checks → candles for the
 //! survivors (bounded worker pool) → windows and features (rayon) → regime → score and

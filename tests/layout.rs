@@ -160,3 +160,23 @@ fn no_file_over_400_lines_and_no_function_over_60() {
     }
     assert!(too_long.is_empty(), "too long:\n{}", too_long.join("\n"));
 }
+
+#[test]
+fn the_readme_layout_names_every_source_file_once() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let listed: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("src/"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = sources()
+        .into_iter()
+        .map(|(path, _)| path.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    let mut sorted = listed.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, files, "README's layout: one line per file of src/");
+}

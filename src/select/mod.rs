@@ -2,7 +2,7 @@
 //!
 //! 1. [`eligibility`]: the cheap checks on exchangeInfo, the deny/allow [`lists`], the 24h
 //!    ticker and the book; each excluded symbol gets the first [`Reason`] that applies;
-//! 2. candles and features (see [`crate::refresh`]), which add their own reasons;
+//! 2. [`candle_stage`]: candles and features, which add their own reasons;
 //! 3. [`score`]: the regime, percentile ranks, the weighted score and the rank order;
 //! 4. [`churn`]: the universe from the ranking, the previous universe, pins and held
 //!    positions, and the optional correlation limit;

@@ -3,7 +3,8 @@
 //! `quantum:stream:policy.update`.
 //!
 //! A publish is one MULTI/EXEC under WATCH: the old hash is deleted and rewritten (no
-//! stale field survives), and both stream entries are added, or nothing happens.
+//! stale field survives), and both stream entries are added, or nothing happens. The
+//! trade stream `perf ingest` reads is in [`trades`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
