@@ -65,6 +65,53 @@ pub enum Command {
     Perf(PerfArgs),
     /// The current rotation recommendations (evict, expand, new models), publishing nothing.
     Rotation(RotationArgs),
+    /// Replay the exact decision over a history, point in time, and what it would have
+    /// earned against buy-and-hold, equal weight and random universes.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// A history folder in the snapshot layout: exchangeInfo.json, meta.json,
+    /// klines/SYMBOL_15m.csv, and funding/SYMBOL.csv if funding is to be paid.
+    #[arg(long, value_name = "DIR")]
+    pub history: PathBuf,
+
+    /// First decision, UTC: 2023-07-10 or "2023-07-10 12:00" [default: the first moment
+    /// 96 hours of candles exist].
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+
+    /// Last decision, UTC [default: the end of the recording].
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// Time between decisions: 15m, 30m, 1h, … (whole minutes).
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub step: std::time::Duration,
+
+    /// Taker fee per side, in basis points of the traded value.
+    #[arg(long, default_value_t = 5.0, value_name = "BPS")]
+    pub fee_bps: f64,
+
+    /// Random universes drawn for the null hypothesis band.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub draws: usize,
+
+    /// The flat leverage the published leverage's liquidation proxy is compared with.
+    #[arg(long, default_value_t = 10, value_name = "X")]
+    pub flat_leverage: u32,
+
+    #[command(flatten)]
+    pub knobs: Knobs<{ on::SIZE }>,
+
+    /// Print every step and the figures as JSON.
+    #[arg(long, env = "UNIVERSE_JSON")]
+    pub json: bool,
+
+    /// Write a self-contained HTML report with SVG charts to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

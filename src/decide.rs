@@ -108,7 +108,20 @@ pub fn decide(
     now: i64,
 ) -> Result<Plan, PlanError> {
     let models_found = view.models_found.clone();
-    let mut refresh = refresh::assess(view, settings)?;
+    let refresh = refresh::assess(view, settings)?;
+    decide_assessed(refresh, &models_found, history, settings, now)
+}
+
+/// The half of [`decide`] after the market is assessed: what depends on the store's
+/// history (the hybrid factor, churn control, rotation) and the bounds. A backtest
+/// assesses many moments in parallel, then runs this in order, carrying the history.
+pub fn decide_assessed(
+    mut refresh: Refresh,
+    models_found: &BTreeMap<String, String>,
+    history: &History,
+    settings: &Settings,
+    now: i64,
+) -> Result<Plan, PlanError> {
     if let Some(min_trades) = settings.hybrid_min_trades {
         crate::select::apply_hybrid(&mut refresh.scored, |symbol| {
             history.performance.get(symbol)?.hybrid_factor(min_trades)
@@ -120,7 +133,7 @@ pub fn decide(
         .iter()
         .map(|s| s.symbol.clone())
         .collect();
-    let scan = models::classify(&models_found, &known);
+    let scan = models::classify(models_found, &known);
     let mut choice = choose(&refresh, history, settings, now);
     let inputs = rotation::Inputs {
         settings: &settings.rotation,

@@ -14,6 +14,7 @@
 //! - [`cmd`]: one module per subcommand.
 
 pub mod audit;
+pub mod backtest;
 pub mod cli;
 mod cmd;
 pub mod decide;
@@ -92,6 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rotation(args) => {
             let settings = Settings::resolve(file, args.selection.knobs.overrides())?;
             cmd::rotation::run(&settings, &args)
+        }
+        Command::Backtest(args) => {
+            let settings = Settings::resolve(file, args.knobs.overrides())?;
+            cmd::backtest::run(&settings, &args)
         }
         Command::Config(args) => {
             let settings = Settings::resolve(file, args.generate.overrides())?;

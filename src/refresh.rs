@@ -3,14 +3,12 @@
 //! it runs the same live, from a snapshot, and inside tests.
 //!
 //! overview (time, exchangeInfo, tickers, books) → cheap checks → candles for the
-//! survivors (bounded worker pool) → windows and features (rayon) → regime → score and
+//! survivors (bounded worker pool) → windows and features → regime → score and
 //! rank.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::time::Instant;
-
-use rayon::prelude::*;
 
 use crate::error::FailClosed;
 use crate::market::cache::CandleCache;
@@ -221,11 +219,8 @@ fn judge_all(
                     c.symbol
                 )))
             });
-            (c, candles)
+            select::candle_stage::judge(c, candles, server_time)
         })
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(candidate, candles)| select::candle_stage::judge(candidate, candles, server_time))
         .collect();
     let mut ready = Vec::with_capacity(judged.len());
     for verdict in judged {

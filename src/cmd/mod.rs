@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` reads like the table of contents of its job.
 //! What several of them share (opening the source, reading the store's history) is here.
 
+pub mod backtest;
 pub mod config;
 pub mod diff_hash;
 pub mod explain;

@@ -1,0 +1,293 @@
+//! A history folder in the snapshot layout (`exchangeInfo.json`, `meta.json`,
+//! `klines/{SYMBOL}_15m.csv`, optional `funding/{SYMBOL}.csv`), and the market as it was
+//! at any moment `t`: only candles opened by `t`, and the 24h ticker and book derived from
+//! the 96 15m candles closed by `t`, exactly as `replay_binance.py --at t` serves them.
+//!
+//! What a history cannot tell is derived or left out, and the report says so: the quote
+//! volume is Σ volume × (high + low + close)/3 (the files have no quote volume column);
+//! the book is the replay tool's (a spread of 50/√(24h quote volume in millions) bps
+//! around the last close), which is why a backtest skips the spread filter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::market::candles::{self, M15, WINDOW};
+use crate::market::wire::{self, Book, SymbolInfo};
+use crate::market::{Candle, FetchError, KLINES_LIMIT, Overview};
+use crate::refresh::MarketView;
+use crate::select::{self, Rules};
+
+/// One symbol's 15m candles, oldest first, with their base-asset volumes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    pub candles: Vec<Candle>,
+    pub volumes: Vec<f64>,
+}
+
+impl Series {
+    /// The number of candles closed by `t` (open + 15m ≤ t).
+    pub fn closed_by(&self, t: i64) -> usize {
+        self.candles.partition_point(|c| c.open_time + M15 <= t)
+    }
+
+    /// The close of the candle that closed last by `t`, if it closed in the last 15m
+    /// slot (a series that stopped has no price now).
+    pub fn price_at(&self, t: i64) -> Option<f64> {
+        let n = self.closed_by(t);
+        let last = self.candles.get(n.checked_sub(1)?)?;
+        (last.open_time == t.div_euclid(M15) * M15 - M15).then_some(last.close)
+    }
+
+    /// The close of the last candle closed by `t`, however old.
+    pub fn last_price(&self, t: i64) -> Option<f64> {
+        let n = self.closed_by(t);
+        Some(self.candles.get(n.checked_sub(1)?)?.close)
+    }
+}
+
+/// A history folder, read into memory.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub dir: PathBuf,
+    /// `meta.json`'s `server_time_ms`: the moment the recording ends.
+    pub end: i64,
+    pub symbols: Vec<SymbolInfo>,
+    pub weight_limit: Option<u32>,
+    pub series: BTreeMap<String, Series>,
+    /// Funding rates by symbol: (time ms, rate), oldest first.
+    pub funding: BTreeMap<String, Vec<(i64, f64)>>,
+}
+
+impl Archive {
+    pub fn read(dir: &Path) -> Result<Self, String> {
+        let at = |name: &str| dir.join(name);
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(at("meta.json"))
+                .map_err(|e| format!("{}: {e}", at("meta.json").display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", at("meta.json").display()))?;
+        let end = meta["server_time_ms"]
+            .as_i64()
+            .ok_or_else(|| format!("{}: no server_time_ms", at("meta.json").display()))?;
+        let info = std::fs::read(at("exchangeInfo.json"))
+            .map_err(|e| format!("{}: {e}", at("exchangeInfo.json").display()))?;
+        let exchange = wire::parse_exchange_info(&info)
+            .map_err(|e| format!("{}: {e}", at("exchangeInfo.json").display()))?;
+        let mut series = BTreeMap::new();
+        for (symbol, path) in files(&at("klines"), "_15m.csv")? {
+            series.insert(symbol, read_candles(&path)?);
+        }
+        let mut funding = BTreeMap::new();
+        if at("funding").is_dir() {
+            for (symbol, path) in files(&at("funding"), ".csv")? {
+                funding.insert(symbol, read_funding(&path)?);
+            }
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            end,
+            symbols: exchange.symbols,
+            weight_limit: exchange.weight_limit,
+            series,
+            funding,
+        })
+    }
+
+    /// The first moment every window of some symbol could be full: 96 hours after its
+    /// first candle's hour.
+    pub fn first_decision(&self) -> Option<i64> {
+        let first = self
+            .series
+            .values()
+            .filter_map(|s| s.candles.first())
+            .map(|c| c.open_time)
+            .min()?;
+        Some((first.div_euclid(candles::H1) + 1 + WINDOW as i64) * candles::H1)
+    }
+
+    /// The overview at `t`: exchangeInfo as recorded, the ticker and book of each symbol
+    /// with a candle closed by `t`.
+    pub fn overview_at(&self, t: i64) -> Overview {
+        let mut quote_volumes = HashMap::new();
+        let mut books = HashMap::new();
+        for (symbol, s) in &self.series {
+            let end = s.closed_by(t);
+            if end == 0 {
+                continue;
+            }
+            let from = end.saturating_sub(WINDOW);
+            let mut qv = 0.0;
+            for (c, v) in s.candles[from..end].iter().zip(&s.volumes[from..end]) {
+                qv += v * (c.high + c.low + c.close) / 3.0;
+            }
+            // decisions read the quote volume (liquidity, the volume filter) as served; the
+            // book only gives the spread, which a backtest does not filter on
+            let qv = as_served(qv);
+            let last = s.candles[end - 1].close;
+            let qv_m = (qv / 1e6).max(1e-6);
+            let half = last * (50.0 / qv_m.sqrt()).min(500.0) / 2e4;
+            quote_volumes.insert(symbol.clone(), qv);
+            books.insert(
+                symbol.clone(),
+                Book {
+                    bid: last - half,
+                    ask: last + half,
+                },
+            );
+        }
+        Overview {
+            server_time: t,
+            symbols: self.symbols.clone(),
+            weight_limit: self.weight_limit,
+            quote_volumes,
+            books,
+            conflicts: BTreeMap::new(),
+        }
+    }
+
+    /// What `generate` reads at `t`: the overview, then the candles a klines request
+    /// from [`candles::request_start`] returns for every symbol that passes `rules`.
+    pub fn view_at(&self, t: i64, rules: &Rules<'_>) -> MarketView {
+        let overview = self.overview_at(t);
+        let (candidates, _) = select::screen(&overview, rules);
+        let start = candles::request_start(t);
+        let candles = candidates
+            .into_iter()
+            .map(|c| {
+                let got = self.series.get(&c.symbol).map_or_else(
+                    || {
+                        Err(FetchError::Snapshot(format!(
+                            "no candles recorded for {}",
+                            c.symbol
+                        )))
+                    },
+                    |s| {
+                        let lo = s.candles.partition_point(|k| k.open_time < start);
+                        let hi = s.candles.partition_point(|k| k.open_time <= t);
+                        Ok(s.candles[lo..hi.min(lo + KLINES_LIMIT as usize)].to_vec())
+                    },
+                );
+                (c.symbol, got)
+            })
+            .collect();
+        MarketView {
+            overview,
+            candles,
+            cache_hits: 0,
+            usage: crate::market::Usage::default(),
+            models_found: BTreeMap::new(),
+        }
+    }
+
+    /// What the history cannot tell, and how the backtest treats it.
+    pub fn limits(&self) -> String {
+        format!(
+            "spread filter skipped (no order book in a history); 24h quote volume from candles; {}; no open positions, models or performance records",
+            if self.funding.is_empty() {
+                "no funding rates (none in the history)"
+            } else {
+                "funding paid from funding/"
+            }
+        )
+    }
+
+    /// The funding rates of `symbol` settled in `(from, to]`.
+    pub fn funding_between(&self, symbol: &str, from: i64, to: i64) -> f64 {
+        self.funding.get(symbol).map_or(0.0, |rates| {
+            rates
+                .iter()
+                .filter(|(at, _)| *at > from && *at <= to)
+                .map(|(_, r)| r)
+                .sum()
+        })
+    }
+}
+
+/// A number as the replay tool serves it: printed with 8 decimals, then parsed.
+fn as_served(x: f64) -> f64 {
+    format!("{x:.8}").parse().unwrap_or(x)
+}
+
+/// `(symbol, path)` of the files in `dir` ending with `suffix`.
+fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(symbol) = name.strip_suffix(suffix) {
+            found.push((symbol.to_owned(), entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// `2023-07-04 12:45:00` (UTC) as ms since the epoch.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let time = humantime::parse_rfc3339_weak(text.trim()).ok()?;
+    let ms = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    i64::try_from(ms).ok()
+}
+
+/// `time,open,high,low,close,volume` rows, oldest first, strictly increasing in time.
+fn read_candles(path: &Path) -> Result<Series, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut series = Series::default();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = || {
+            format!(
+                "{}:{}: expected time,open,high,low,close,volume",
+                path.display(),
+                n + 1
+            )
+        };
+        let mut fields = line.split(',');
+        let open_time = parse_utc(fields.next().ok_or_else(bad)?).ok_or_else(bad)?;
+        let mut number = || -> Result<f64, String> {
+            fields
+                .next()
+                .and_then(|f| f.trim().parse().ok())
+                .ok_or_else(bad)
+        };
+        let candle = Candle {
+            open_time,
+            open: number()?,
+            high: number()?,
+            low: number()?,
+            close: number()?,
+        };
+        let volume = number()?;
+        if series
+            .candles
+            .last()
+            .is_some_and(|c| c.open_time >= open_time)
+        {
+            return Err(format!("{}:{}: times must increase", path.display(), n + 1));
+        }
+        series.candles.push(candle);
+        series.volumes.push(volume);
+    }
+    Ok(series)
+}
+
+/// `time,rate` rows.
+fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            let (time, rate) = line.split_once(',').unwrap_or((line, ""));
+            match (parse_utc(time), rate.trim().parse::<f64>()) {
+                (Some(t), Ok(r)) if r.is_finite() => Ok((t, r)),
+                _ => Err(format!("{}:{}: expected time,rate", path.display(), n + 1)),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! What the decisions would have earned, read only from the candles after each step:
+//! the reference portfolios, the benchmarks, and the metrics the summary reports.
+//!
+//! A portfolio holds signed weights from one step to the next (+ long, − short), equal
+//! across its symbols and adding up to 1 in absolute value; it pays `fee` per side on the
+//! change of exposure at each rebalance and the funding rates settled while it holds
+//! (a long pays a positive rate, a short receives it). A symbol enters at the close of
+//! the candle that closed at `t` (a series that stopped is not bought) and is valued at
+//! the last close by the next step.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::Step;
+use super::archive::Archive;
+
+/// A maintenance margin rate for the liquidation proxy (Binance's lowest tier is 0.4–1%).
+pub const MAINTENANCE_MARGIN: f64 = 0.005;
+
+/// Signed weights by symbol.
+pub type Holdings = BTreeMap<String, f64>;
+
+/// One equity curve: its value at each step (starting at 1) and its step returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Curve {
+    pub name: String,
+    pub values: Vec<f64>,
+    #[serde(skip)]
+    pub returns: Vec<f64>,
+}
+
+impl Curve {
+    fn from_returns(name: &str, returns: Vec<f64>) -> Self {
+        let mut values = vec![1.0];
+        for r in &returns {
+            values.push(values.last().copied().unwrap_or(1.0) * (1.0 + r));
+        }
+        Self {
+            name: name.to_owned(),
+            values,
+            returns,
+        }
+    }
+
+    pub fn metrics(&self, steps_per_year: f64) -> Metrics {
+        let n = self.returns.len().max(1) as f64;
+        let mean = self.returns.iter().sum::<f64>() / n;
+        let var = self.returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        let mut peak = f64::MIN;
+        let mut max_drawdown = 0.0_f64;
+        for v in &self.values {
+            peak = peak.max(*v);
+            max_drawdown = max_drawdown.max(1.0 - v / peak);
+        }
+        Metrics {
+            total_return: self.values.last().copied().unwrap_or(1.0) - 1.0,
+            sharpe: if var > 0.0 {
+                mean / var.sqrt() * steps_per_year.sqrt()
+            } else {
+                0.0
+            },
+            max_drawdown,
+            hit_rate: self.returns.iter().filter(|r| **r > 0.0).count() as f64 / n,
+        }
+    }
+
+    /// The drawdown at each step, as a fraction below the running peak.
+    pub fn drawdowns(&self) -> Vec<f64> {
+        let mut peak = f64::MIN;
+        self.values
+            .iter()
+            .map(|v| {
+                peak = peak.max(*v);
+                1.0 - v / peak
+            })
+            .collect()
+    }
+}
+
+/// A portfolio's summary figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Metrics {
+    pub total_return: f64,
+    /// Mean over standard deviation of step returns, times √(steps per year).
+    pub sharpe: f64,
+    pub max_drawdown: f64,
+    /// Share of steps with a positive return.
+    pub hit_rate: f64,
+}
+
+/// How a portfolio trades.
+#[derive(Debug, Clone, Copy)]
+pub struct Costs {
+    /// Taker fee per side, as a fraction (0.0005 = 0.05%).
+    pub fee: f64,
+    pub funding: bool,
+}
+
+/// Each symbol's return and funding from each step to the next, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Moves {
+    /// `None`: no price at the step (not listed yet, or the series stopped).
+    forward: HashMap<String, Vec<Option<f64>>>,
+    funding: HashMap<String, Vec<f64>>,
+}
+
+impl Moves {
+    pub fn new(archive: &Archive, times: &[i64]) -> Self {
+        let mut moves = Self::default();
+        for (symbol, series) in &archive.series {
+            let rates = archive.funding.get(symbol).map_or(&[][..], Vec::as_slice);
+            let settled = |t: i64| rates.partition_point(|(at, _)| *at <= t);
+            let (mut fwd, mut paid) = (Vec::new(), Vec::new());
+            for pair in times.windows(2) {
+                let (t, next) = (pair[0], pair[1]);
+                fwd.push(
+                    series
+                        .price_at(t)
+                        .zip(series.last_price(next))
+                        .map(|(a, b)| b / a - 1.0),
+                );
+                paid.push(
+                    rates[settled(t)..settled(next)]
+                        .iter()
+                        .map(|(_, r)| r)
+                        .sum(),
+                );
+            }
+            moves.forward.insert(symbol.clone(), fwd);
+            moves.funding.insert(symbol.clone(), paid);
+        }
+        moves
+    }
+
+    fn forward(&self, symbol: &str, k: usize) -> Option<f64> {
+        *self.forward.get(symbol)?.get(k)?
+    }
+}
+
+/// The step returns of holding `held[k]` from step k to step k + 1; a symbol without a
+/// price at step k is not bought.
+pub fn returns(moves: &Moves, held: &[Holdings], costs: Costs) -> Vec<f64> {
+    let steps = moves.forward.values().next().map_or(0, Vec::len);
+    let mut previous: Vec<(&str, f64)> = Vec::new();
+    let mut out = Vec::with_capacity(steps);
+    for (k, holdings) in held.iter().enumerate().take(steps) {
+        let tradable: Vec<(&str, f64, f64)> = holdings
+            .iter()
+            .filter_map(|(s, w)| Some((s.as_str(), *w, moves.forward(s, k)?)))
+            .collect();
+        let now: Vec<(&str, f64)> = tradable.iter().map(|(s, w, _)| (*s, *w)).collect();
+        let mut r = -costs.fee * turnover(&previous, &now);
+        for (symbol, w, forward) in &tradable {
+            r += w * forward;
+            if costs.funding {
+                r -= w * moves.funding[*symbol][k];
+            }
+        }
+        out.push(r);
+        previous = now;
+    }
+    out
+}
+
+/// Σ |change of each symbol's weight|: what a rebalance trades.
+fn turnover(before: &[(&str, f64)], after: &[(&str, f64)]) -> f64 {
+    let weight =
+        |list: &[(&str, f64)], s: &str| list.iter().find(|(x, _)| *x == s).map_or(0.0, |(_, w)| *w);
+    let changed: f64 = after
+        .iter()
+        .map(|(s, w)| (w - weight(before, s)).abs())
+        .sum();
+    let closed: f64 = before
+        .iter()
+        .filter(|(s, _)| !after.iter().any(|(x, _)| x == s))
+        .map(|(_, w)| w.abs())
+        .sum();
+    changed + closed
+}
+
+/// `symbol`'s return from the close at `t` to the last close by `next`.
+pub fn forward(archive: &Archive, symbol: &str, t: i64, next: i64) -> Option<f64> {
+    let series = archive.series.get(symbol)?;
+    Some(series.last_price(next)? / series.price_at(t)? - 1.0)
+}
+
+/// The worst move against `direction` between `t` and `next`, as a fraction of the
+/// entry, and the range (high − low) over the entry.
+pub fn excursion(
+    archive: &Archive,
+    symbol: &str,
+    direction: i8,
+    t: i64,
+    next: i64,
+) -> Option<(f64, f64)> {
+    let series = archive.series.get(symbol)?;
+    let entry = series.price_at(t)?;
+    let (from, to) = (series.closed_by(t), series.closed_by(next));
+    let held = series.candles.get(from..to)?;
+    let low = held.iter().map(|c| c.low).fold(entry, f64::min);
+    let high = held.iter().map(|c| c.high).fold(entry, f64::max);
+    let adverse = if direction < 0 {
+        high / entry - 1.0
+    } else {
+        1.0 - low / entry
+    };
+    Some((adverse, (high - low) / entry))
+}
+
+/// Equal weights over `symbols`, each signed by its direction.
+pub fn equal(symbols: impl IntoIterator<Item = (String, i8)>) -> Holdings {
+    let list: Vec<(String, i8)> = symbols.into_iter().collect();
+    let w = 1.0 / list.len().max(1) as f64;
+    list.into_iter()
+        .map(|(s, d)| (s, w * f64::from(d)))
+        .collect()
+}
+
+/// The universe of each step, followed (direction of `trend_1h`) or long only.
+pub fn universe_holdings(steps: &[Step], follow: bool) -> Vec<Holdings> {
+    steps
+        .iter()
+        .map(|s| {
+            equal(
+                s.universe
+                    .iter()
+                    .zip(&s.direction)
+                    .map(|(sym, d)| (sym.clone(), if follow { *d } else { 1 })),
+            )
+        })
+        .collect()
+}
+
+/// Every eligible symbol of each step, long, equal weight.
+pub fn eligible_holdings(steps: &[Step]) -> Vec<Holdings> {
+    steps
+        .iter()
+        .map(|s| equal(s.eligible.iter().map(|(sym, _, _)| (sym.clone(), 1))))
+        .collect()
+}
+
+/// Buy and hold the `n` eligible symbols with the largest 24h quote volume at the first
+/// step, equal weight, long, never rebalanced: the value at each step.
+pub fn buy_and_hold(archive: &Archive, steps: &[Step], n: usize, fee: f64) -> Curve {
+    let t0 = steps.first().map_or(0, |s| s.time);
+    let mut by_volume: Vec<&(String, i8, f64)> = steps
+        .first()
+        .map(|s| s.eligible.iter().collect())
+        .unwrap_or_default();
+    by_volume.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let entries: Vec<(&str, f64)> = by_volume
+        .iter()
+        .take(n)
+        .filter_map(|(s, _, _)| Some((s.as_str(), archive.series.get(s)?.price_at(t0)?)))
+        .collect();
+    let values: Vec<f64> = steps
+        .iter()
+        .map(|step| {
+            let sum: f64 = entries
+                .iter()
+                .map(|(s, entry)| {
+                    archive.series[*s].last_price(step.time).unwrap_or(*entry) / entry
+                })
+                .sum();
+            (1.0 - fee) * sum / entries.len().max(1) as f64
+        })
+        .collect();
+    let returns = values.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+    let mut curve = Curve::from_returns("buy and hold, top by volume", returns);
+    curve.values = values;
+    curve
+}
+
+/// The curve of step returns `returns`.
+pub fn curve(name: &str, returns: Vec<f64>) -> Curve {
+    Curve::from_returns(name, returns)
+}

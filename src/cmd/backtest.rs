@@ -1,0 +1,221 @@
+//! `universe backtest --history DIR`: the decision `generate` would have published at
+//! every step of a history, then what it would have earned, printed as a table, as JSON
+//! (`--json`) or as an HTML report (`--report`).
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::backtest::archive::{Archive, parse_utc};
+use crate::backtest::summary::{Measure, Summary};
+use crate::backtest::{self, Step};
+use crate::cli::BacktestArgs;
+use crate::error::UsageError;
+use crate::exit::ExitCode;
+use crate::output::{self, printable};
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
+    let archive = Archive::read(&args.history)
+        .map_err(|e| UsageError(format!("--history {}: {e}", args.history.display())))?;
+    let times = schedule(&archive, args)?;
+    let settings = without_spread_filter(settings);
+    let started = Instant::now();
+    let steps = backtest::decisions(&archive, &settings, &times);
+    let decided = started.elapsed();
+    let measuring = Instant::now();
+    let measure = Measure {
+        fee: args.fee_bps / 10_000.0,
+        top: settings.top,
+        draws: args.draws,
+        flat_leverage: args.flat_leverage,
+        step_ms: step_ms(args)?,
+    };
+    let summary = crate::backtest::summary::summarise(&archive, &steps, &measure);
+    let measured = measuring.elapsed();
+    if let Some(path) = &args.report {
+        let page = crate::backtest::report::page(&archive, &steps, &summary, &measure);
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        super::print_json(&as_json(&archive, &steps, &summary, &measure))?;
+    } else {
+        print_table(&archive, &steps, &summary, &measure)?;
+        writeln!(
+            output::stdout(),
+            "time: {} decisions in {:.2} s, outcomes in {:.2} s",
+            steps.len(),
+            decided.as_secs_f64(),
+            measured.as_secs_f64()
+        )?;
+    }
+    Ok(ExitCode::Success)
+}
+
+/// A history has no order book: the spread filter would judge a made-up spread.
+fn without_spread_filter(settings: &Settings) -> Settings {
+    let mut settings = settings.clone();
+    settings.filters.max_spread_bps = f64::INFINITY;
+    settings
+}
+
+fn step_ms(args: &BacktestArgs) -> Result<i64, UsageError> {
+    let ms = i64::try_from(args.step.as_millis()).unwrap_or(i64::MAX);
+    if ms < 60_000 || ms % 60_000 != 0 {
+        return Err(UsageError(format!(
+            "--step {}: expected whole minutes, at least 1m",
+            humantime::format_duration(args.step)
+        )));
+    }
+    Ok(ms)
+}
+
+/// The decision times: `--from` to `--to`, `--step` apart, within the recording.
+fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageError> {
+    let first = archive
+        .first_decision()
+        .ok_or_else(|| UsageError(format!("--history {}: no candles", archive.dir.display())))?;
+    let from = match &args.from {
+        Some(text) => time_flag("--from", text)?,
+        None => first,
+    };
+    let to = match &args.to {
+        Some(text) => time_flag("--to", text)?,
+        None => archive.end,
+    };
+    if from > to || to > archive.end {
+        return Err(UsageError(format!(
+            "--from {} --to {}: expected from ≤ to ≤ the end of the recording ({})",
+            output::epoch(from / 1000),
+            output::epoch(to / 1000),
+            output::epoch(archive.end / 1000)
+        )));
+    }
+    Ok(backtest::grid(from, to, step_ms(args)?))
+}
+
+/// `2023-07-10`, `2023-07-10 12:00`, `2023-07-10T12:00:00Z`: UTC.
+fn time_flag(flag: &str, text: &str) -> Result<i64, UsageError> {
+    let trimmed = text.trim().trim_end_matches('Z').replace('T', " ");
+    let full = match trimmed.len() {
+        10 => format!("{trimmed} 00:00:00"),
+        16 => format!("{trimmed}:00"),
+        _ => trimmed,
+    };
+    parse_utc(&full).ok_or_else(|| {
+        UsageError(format!(
+            "{flag} {text:?}: expected a UTC time such as 2023-07-10 or \"2023-07-10 12:00\""
+        ))
+    })
+}
+
+fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> anyhow::Result<()> {
+    let mut out = output::stdout();
+    let (first, last) = (
+        steps.first().map_or(0, |x| x.time),
+        steps.last().map_or(0, |x| x.time),
+    );
+    writeln!(
+        out,
+        "backtest {} → {}, every {}: {} decisions ({} failed closed), top {}",
+        output::epoch(first / 1000),
+        output::epoch(last / 1000),
+        output::span(m.step_ms / 1000),
+        s.selection.decisions,
+        s.selection.failed,
+        m.top
+    )?;
+    writeln!(
+        out,
+        "history {} ({} symbols); {}",
+        printable(&archive.dir.display().to_string()),
+        archive.series.len(),
+        archive.limits()
+    )?;
+    writeln!(
+        out,
+        "{:<30} {:>9} {:>7} {:>8} {:>6}",
+        "portfolio", "total", "sharpe", "max dd", "hit"
+    )?;
+    for (name, x) in &s.metrics {
+        writeln!(
+            out,
+            "{name:<30} {:>+8.2}% {:>7.2} {:>7.2}% {:>5.1}%",
+            100.0 * x.total_return,
+            x.sharpe,
+            100.0 * x.max_drawdown,
+            100.0 * x.hit_rate
+        )?;
+    }
+    print_selection(&mut out, s, m)
+}
+
+fn print_selection(out: &mut impl std::io::Write, s: &Summary, m: &Measure) -> anyhow::Result<()> {
+    let band = &s.band;
+    let last = |v: &[f64]| 100.0 * (v.last().copied().unwrap_or(1.0) - 1.0);
+    writeln!(
+        out,
+        "random top {} ({} draws, follow): mean {:+.2}%, 5–95% [{:+.2}%, {:+.2}%]; the follow portfolio beats {:.0}% of them",
+        m.top,
+        band.draws,
+        last(&band.mean),
+        last(&band.p05),
+        last(&band.p95),
+        100.0 * s.random_percentile
+    )?;
+    let x = &s.selection;
+    writeln!(
+        out,
+        "selection: {:.2} replacements per refresh ({:.2} entries), mean stay {:.1} h, hit rate {:.1}%",
+        x.replacements_per_refresh,
+        x.entries_per_refresh,
+        x.mean_stay_hours,
+        100.0 * x.hit_rate
+    )?;
+    writeln!(
+        out,
+        "opportunity to the next step: |return| {:.3}% selected vs {:.3}% eligible; range {:.3}% vs {:.3}%",
+        100.0 * x.selected_abs_return,
+        100.0 * x.eligible_abs_return,
+        100.0 * x.selected_range,
+        100.0 * x.eligible_range
+    )?;
+    writeln!(
+        out,
+        "leverage: {} proxy liquidations in {} symbol-steps at the published leverage, {} at a flat {}x",
+        x.liquidations_published, x.symbol_steps, x.liquidations_flat, m.flat_leverage
+    )?;
+    Ok(())
+}
+
+fn as_json(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(k, step)| {
+            let mut row = serde_json::to_value(step).expect("serialisable");
+            let values: serde_json::Map<String, serde_json::Value> = s
+                .curves
+                .iter()
+                .map(|c| (c.name.clone(), json!(c.values.get(k))))
+                .chain([("random mean".to_owned(), json!(s.band.mean.get(k)))])
+                .collect();
+            row["values"] = json!(values);
+            row
+        })
+        .collect();
+    json!({
+        "history": archive.dir.display().to_string(),
+        "step_ms": m.step_ms,
+        "fee": m.fee,
+        "top": m.top,
+        "limits": archive.limits(),
+        "metrics": s.metrics.iter().map(|(n, x)| json!({"portfolio": n, "metrics": x})).collect::<Vec<_>>(),
+        "selection": s.selection,
+        "random": {"draws": s.band.draws, "percentile_of_follow": s.random_percentile,
+                   "final_mean": s.band.mean.last(), "final_p05": s.band.p05.last(), "final_p95": s.band.p95.last()},
+        "steps": rows,
+    })
+}
