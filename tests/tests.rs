@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backtest;
 mod cache;
 mod churn;
 mod contract;

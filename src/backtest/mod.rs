@@ -192,3 +192,6 @@ pub fn grid(from: i64, to: i64, step: i64) -> Vec<i64> {
     }
     times
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Unit tests of the backtest: point in time by construction, and no look-ahead.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::archive::{Archive, Series};
+use super::random::Rng;
+use super::*;
+use crate::market::Candle;
+use crate::market::candles::M15;
+use crate::market::wire::SymbolInfo;
+use crate::settings::Overrides;
+
+const DAY: i64 = 86_400_000;
+/// 2023-07-01 00:00 UTC.
+const START: i64 = 1_688_169_600_000;
+
+/// A random walk of `n` 15m candles from `START`, liquid enough for every filter.
+fn walk(rng: &mut Rng, n: usize) -> Series {
+    let mut close = 1.0 + (rng.below(50_000) as f64) / 100.0;
+    let mut series = Series::default();
+    for i in 0..n {
+        let open = close;
+        let step = (rng.below(2001) as f64 - 1000.0) / 1000.0 * 0.01;
+        close = open * (1.0 + step);
+        series.candles.push(Candle {
+            open_time: START + i as i64 * M15,
+            open,
+            high: open.max(close) * 1.002,
+            low: open.min(close) * 0.998,
+            close,
+        });
+        series
+            .volumes
+            .push(5e6 / close * (1.0 + rng.below(100) as f64 / 50.0));
+    }
+    series
+}
+
+fn info(symbol: &str) -> SymbolInfo {
+    SymbolInfo {
+        symbol: symbol.to_owned(),
+        contract_type: "PERPETUAL".into(),
+        status: "TRADING".into(),
+        quote_asset: "USDT".into(),
+        margin_asset: "USDT".into(),
+        delivery_date: 4_133_404_800_000,
+        onboard_date: START - 365 * DAY,
+    }
+}
+
+/// `symbols` random walks of `n` candles each.
+fn archive(seed: u64, symbols: usize, n: usize) -> Archive {
+    let mut rng = Rng::new(seed);
+    let names: Vec<String> = (0..symbols).map(|i| format!("S{i:02}USDT")).collect();
+    Archive {
+        dir: "memory".into(),
+        end: START + n as i64 * M15,
+        symbols: names.iter().map(|s| info(s)).collect(),
+        weight_limit: Some(2400),
+        series: names
+            .iter()
+            .map(|s| (s.clone(), walk(&mut rng, n)))
+            .collect(),
+        funding: BTreeMap::new(),
+    }
+}
+
+fn settings(top: usize) -> Settings {
+    let mut o = Overrides::default();
+    o.set(
+        "selection.top",
+        toml::Value::Integer(top as i64),
+        crate::settings::Origin::Default,
+    );
+    let mut s = Settings::resolve(None, o).unwrap();
+    s.filters.max_spread_bps = f64::INFINITY;
+    s
+}
+
+#[test]
+fn the_market_at_t_holds_only_what_was_known_at_t() {
+    let a = archive(7, 4, 600);
+    let t = START + 500 * M15 + 7 * 60_000; // mid-candle
+    let view = a.view_at(t, &crate::refresh::rules(&settings(3), None));
+    assert_eq!(view.overview.server_time, t);
+    for (symbol, candles) in &view.candles {
+        let candles = candles.as_ref().unwrap();
+        assert!(candles.iter().all(|c| c.open_time <= t), "{symbol}");
+        assert_eq!(
+            candles.last().unwrap().open_time,
+            START + 500 * M15,
+            "the forming one is served"
+        );
+    }
+    // the 24h quote volume of the 96 candles closed by t, as the replay tool derives it
+    let s = &a.series["S00USDT"];
+    let expected: f64 = (404..500)
+        .map(|i| s.volumes[i] * (s.candles[i].high + s.candles[i].low + s.candles[i].close) / 3.0)
+        .sum();
+    let served = view.overview.quote_volumes["S00USDT"];
+    assert!(
+        (served - expected).abs() <= 1e-8 * expected.max(1.0),
+        "{served} {expected}"
+    );
+    assert_eq!(s.price_at(t), Some(s.candles[499].close));
+    assert_eq!(
+        s.price_at(t + 3 * DAY),
+        None,
+        "a series that stopped has no price"
+    );
+}
+
+#[test]
+fn a_symbol_that_leaves_and_returns_is_eligible_again_only_after_96_fresh_hours() {
+    let mut a = archive(11, 5, 1400);
+    let gap = 600..700; // S00USDT stops for 25 hours
+    let s = a.series.get_mut("S00USDT").unwrap();
+    s.candles.drain(gap.clone());
+    s.volumes.drain(gap);
+    let eligible = |a: &Archive, t: i64| {
+        let step = decide_at(a, &settings(3), &History::default(), t).unwrap();
+        step.eligible.iter().any(|(s, _, _)| s == "S00USDT")
+    };
+    let back = START + 700 * M15;
+    assert!(eligible(&a, START + 590 * M15), "before it stopped");
+    assert!(!eligible(&a, START + 650 * M15), "while stopped");
+    assert!(!eligible(&a, back + DAY), "a day after it returned");
+    assert!(
+        eligible(&a, back + 97 * 3_600_000),
+        "96 hours after it returned"
+    );
+}
+
+#[test]
+fn a_step_that_fails_closed_keeps_the_last_universe_until_it_expires() {
+    let a = archive(3, 4, 700);
+    let mut s = settings(3);
+    s.min_symbols = 3;
+    let t0 = START + 500 * M15;
+    let times = grid(t0, t0 + 3_600_000, 1_800_000);
+    let mut thin = a.clone();
+    for series in thin.series.values_mut().skip(2) {
+        let keep = series.closed_by(t0 + 1);
+        series.candles.truncate(keep);
+        series.volumes.truncate(keep);
+    }
+    let steps = decisions(&thin, &s, &times);
+    assert!(steps[0].failed.is_none(), "{steps:?}");
+    assert!(
+        steps[1].failed.is_some() && steps[1].universe == steps[0].universe,
+        "{:?}",
+        steps[1]
+    );
+    assert!(
+        steps[2].failed.is_some() && steps[2].universe.is_empty(),
+        "valid for 1h only"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Whatever happens after `cut`, every decision up to `cut` stays the same: the
+    /// candles opened after it, the one forming at it, and more appended.
+    #[test]
+    fn no_decision_looks_ahead(seed in 0u64..1000, cut_step in 0usize..8, extra in 0usize..200) {
+        let a = archive(seed, 6, 560);
+        let t0 = START + 400 * M15;
+        let times = grid(t0, t0 + 10 * M15 * 4, M15 * 4);
+        let cut = times[cut_step];
+        let mut later = a.clone();
+        let mut rng = Rng::new(seed ^ 0xabcd);
+        for series in later.series.values_mut() {
+            let keep = series.candles.partition_point(|c| c.open_time < cut);
+            let tail = walk(&mut rng, series.candles.len() - keep + extra);
+            series.candles.truncate(keep);
+            series.volumes.truncate(keep);
+            for (i, (c, v)) in tail.candles.iter().zip(&tail.volumes).enumerate() {
+                series.candles.push(Candle { open_time: cut + i as i64 * M15, ..*c });
+                series.volumes.push(*v);
+            }
+        }
+        let s = settings(3);
+        let upto: Vec<i64> = times.iter().copied().filter(|t| *t <= cut).collect();
+        prop_assert_eq!(decisions(&a, &s, &upto), decisions(&later, &s, &upto));
+    }
+}
