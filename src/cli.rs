@@ -68,6 +68,47 @@ pub enum Command {
     /// Replay the exact decision over a history, point in time, and what it would have
     /// earned against buy-and-hold, equal weight and random universes.
     Backtest(BacktestArgs),
+    /// Build a history for backtests from the exchange.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: HistoryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Fetch closed 15m candles of every USDT perpetual into a history folder; a rerun
+    /// resumes where each symbol's file ends.
+    Fetch(HistoryFetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryFetchArgs {
+    /// The history folder (created if missing; an existing one is resumed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// First candle, UTC: 2023-07-01 or "2023-07-01 12:00".
+    #[arg(long, value_name = "TIME")]
+    pub from: String,
+
+    /// End (exclusive), UTC [default: the exchange's time now].
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+
+    /// Only these symbols, comma-separated [default: every USDT perpetual].
+    #[arg(long, value_name = "SYMBOLS", value_delimiter = ',')]
+    pub symbols: Vec<String>,
+
+    #[command(flatten)]
+    pub knobs: Knobs<{ on::MARKET }>,
+
+    /// Print what was fetched as JSON.
+    #[arg(long, env = "UNIVERSE_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod features;
+pub mod history;
 pub mod market;
 pub mod output;
 pub mod plan;
@@ -97,6 +98,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(args) => {
             let settings = Settings::resolve(file, args.knobs.overrides())?;
             cmd::backtest::run(&settings, &args)
+        }
+        Command::History(args) => {
+            let crate::cli::HistoryCommand::Fetch(args) = &args.command;
+            let settings = Settings::resolve(file, args.knobs.overrides())?;
+            cmd::history::fetch(&settings, args)
         }
         Command::Config(args) => {
             let settings = Settings::resolve(file, args.generate.overrides())?;

@@ -167,3 +167,76 @@ fn bad_backtest_input_is_a_usage_error() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     }
 }
+
+/// `history fetch` against the fake exchange: every closed candle, once, resumable after
+/// a stop that tore a line, and the result is a history `backtest` reads.
+#[test]
+fn history_fetch_gets_every_closed_candle_once_and_resumes() {
+    use crate::support::binance::FakeBinance;
+    let home = tempfile::tempdir().unwrap();
+    let market = Market::generate(START + 500 * M15 + 7 * 60_000, 4, 5);
+    let first = market.listings[0].candles[0].0;
+    let exchange = FakeBinance::start(market.clone());
+    let out = home.path().join("history");
+    let fetch = |extra: &[&str]| {
+        let mut args = vec![
+            "history",
+            "fetch",
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            &exchange.url,
+        ];
+        args.extend_from_slice(extra);
+        universe(home.path(), &args)
+    };
+    let from = utc(first);
+    fetch(&["--from", &from]).assert_code(0);
+    let tradable = market.tradable_symbols();
+    let read = |symbol: &str| {
+        std::fs::read_to_string(out.join(format!("klines/{symbol}_15m.csv"))).unwrap()
+    };
+    let complete: Vec<String> = tradable.iter().map(|s| read(s)).collect();
+    for (symbol, text) in tradable.iter().zip(&complete) {
+        let closed = market
+            .listing(symbol)
+            .unwrap()
+            .candles
+            .iter()
+            .filter(|c| c.0 + M15 <= market.server_time)
+            .count();
+        assert_eq!(
+            text.lines().count(),
+            closed + 1,
+            "{symbol}: header and every closed candle"
+        );
+    }
+    let requests = exchange.count("/fapi/v1/klines");
+    // a rerun asks for nothing it has
+    fetch(&["--from", &from]).assert_code(0);
+    assert_eq!(
+        tradable.iter().map(|s| read(s)).collect::<Vec<_>>(),
+        complete
+    );
+    // a stop that tore the last line: the rerun cuts it and fetches the rest
+    let torn = out.join(format!("klines/{}_15m.csv", tradable[0]));
+    let keep: String = complete[0].lines().take(100).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(&torn, format!("{keep}2023-07-0")).unwrap();
+    fetch(&["--from", &from]).assert_code(0);
+    assert_eq!(read(&tradable[0]), complete[0]);
+    assert!(exchange.count("/fapi/v1/klines") > requests);
+    let run = universe(
+        home.path(),
+        &[
+            "backtest",
+            "--history",
+            out.to_str().unwrap(),
+            "--draws",
+            "2",
+            "--json",
+            "--top",
+            "3",
+        ],
+    );
+    run.assert_code(0);
+}

@@ -97,7 +97,7 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
 }
 
 /// `2023-07-10`, `2023-07-10 12:00`, `2023-07-10T12:00:00Z`: UTC.
-fn time_flag(flag: &str, text: &str) -> Result<i64, UsageError> {
+pub(super) fn time_flag(flag: &str, text: &str) -> Result<i64, UsageError> {
     let trimmed = text.trim().trim_end_matches('Z').replace('T', " ");
     let full = match trimmed.len() {
         10 => format!("{trimmed} 00:00:00"),

@@ -7,6 +7,7 @@ pub mod diff_hash;
 pub mod explain;
 pub mod generate;
 mod grep_lines;
+pub mod history;
 pub mod perf;
 pub mod proof;
 mod report;

@@ -1,0 +1,194 @@
+//! `universe history fetch`: closed 15m candles of every USDT perpetual in exchangeInfo,
+//! from the klines endpoint (`startTime`, `limit` 1500, weight 10), into a history folder
+//! in the snapshot layout `universe backtest` reads (`exchangeInfo.json`, `meta.json`,
+//! `klines/{SYMBOL}_15m.csv`).
+//!
+//! Resumable: each symbol's file is its own progress. A rerun reads where each file ends
+//! (a line torn by a stop is cut off) and asks only for what follows. Every request passes
+//! the client's weight gate, so a fetch stays within `--weight-budget`.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::market::candles::M15;
+use crate::market::{Endpoint, Source, wire};
+use crate::progress::Progress;
+
+/// Rows per klines request: Binance's maximum, weight 10.
+pub const LIMIT: u32 = 1500;
+
+/// What a fetch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Fetched {
+    pub symbols: usize,
+    pub requests: usize,
+    pub candles: usize,
+}
+
+/// Fetches `[from, to)` (ms) of `symbols` (none: every USDT perpetual) into `out`.
+pub fn fetch(
+    source: &dyn Source,
+    out: &Path,
+    from: i64,
+    to: Option<i64>,
+    symbols: &[String],
+    progress: &Progress,
+) -> Result<Fetched, String> {
+    let body = source.fetch(&Endpoint::Time).map_err(|e| e.to_string())?;
+    let server_time = wire::parse_time(&body)?;
+    let to = to.unwrap_or(server_time).min(server_time).div_euclid(M15) * M15;
+    let info = source
+        .fetch(&Endpoint::ExchangeInfo)
+        .map_err(|e| e.to_string())?;
+    let listed = wire::parse_exchange_info(&info)?;
+    let wanted: Vec<String> = listed
+        .symbols
+        .iter()
+        .filter(|s| s.contract_type == "PERPETUAL" && s.quote_asset == "USDT")
+        .filter(|s| symbols.is_empty() || symbols.contains(&s.symbol))
+        .filter(|s| crate::select::eligibility::is_symbol_name(&s.symbol))
+        .map(|s| s.symbol.clone())
+        .collect();
+    std::fs::create_dir_all(out.join("klines")).map_err(|e| format!("{}: {e}", out.display()))?;
+    write_file(&out.join("exchangeInfo.json"), &info)?;
+    write_file(
+        &out.join("meta.json"),
+        format!("{{\"server_time_ms\":{to}}}\n").as_bytes(),
+    )?;
+    let mut done = Fetched {
+        symbols: wanted.len(),
+        ..Fetched::default()
+    };
+    progress.start(wanted.len() as u64);
+    for symbol in &wanted {
+        let file = out.join("klines").join(format!("{symbol}_15m.csv"));
+        fetch_symbol(source, symbol, &file, (from, to), &mut done)?;
+        progress.advance(source.usage().weight);
+    }
+    progress.finish();
+    Ok(done)
+}
+
+/// One symbol's candles from where its file ends (or `from`) to `to`.
+fn fetch_symbol(
+    source: &dyn Source,
+    symbol: &str,
+    file: &Path,
+    (from, to): (i64, i64),
+    done: &mut Fetched,
+) -> Result<(), String> {
+    let mut cursor = resume_at(file)?.map_or(from, |last| last + M15);
+    let mut csv = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    if csv.metadata().map_err(|e| e.to_string())?.len() == 0 {
+        csv.write_all(b"time,open,high,low,close,volume\n")
+            .map_err(|e| e.to_string())?;
+    }
+    while cursor + M15 <= to {
+        let endpoint = Endpoint::Klines {
+            symbol,
+            start_time: cursor,
+            limit: LIMIT,
+        };
+        let body = source.fetch(&endpoint).map_err(|e| e.to_string())?;
+        done.requests += 1;
+        let rows = rows(&body).map_err(|e| format!("klines of {symbol}: {e}"))?;
+        let closed: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.0 >= cursor && r.0 + M15 <= to)
+            .collect();
+        let Some(last) = closed.last() else { break };
+        let mut text = String::new();
+        for row in &closed {
+            text.push_str(&row.csv());
+        }
+        // one write per page: a stop leaves at most one torn line, cut off on resume
+        csv.write_all(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        done.candles += closed.len();
+        cursor = last.0 + M15;
+        if rows.len() < LIMIT as usize {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A kline row as the exchange wrote it: open time, then open, high, low, close, volume.
+#[derive(Debug, Clone, PartialEq)]
+struct Row(i64, [String; 5]);
+
+impl Row {
+    fn csv(&self) -> String {
+        let time = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64),
+        )
+        .to_string();
+        format!(
+            "{},{}\n",
+            time.trim_end_matches('Z').replace('T', " "),
+            self.1.join(",")
+        )
+    }
+}
+
+/// Klines rows, strictly: each an array whose first six fields are the open time and
+/// five finite, non-negative numbers given as strings.
+fn rows(body: &[u8]) -> Result<Vec<Row>, String> {
+    let rows: Vec<Vec<serde_json::Value>> =
+        serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    rows.iter()
+        .map(|row| {
+            let open = row
+                .first()
+                .and_then(serde_json::Value::as_i64)
+                .ok_or("a row without an open time")?;
+            let number = |i: usize| -> Result<String, String> {
+                let text = row
+                    .get(i)
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or("a row with a missing price")?;
+                match text.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Ok(text.to_owned()),
+                    _ => Err(format!("{text:?} is not a price")),
+                }
+            };
+            Ok(Row(
+                open,
+                [number(1)?, number(2)?, number(3)?, number(4)?, number(5)?],
+            ))
+        })
+        .collect()
+}
+
+/// The open time of the last complete row of `file`, cutting off a torn last line.
+fn resume_at(file: &Path) -> Result<Option<i64>, String> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(None);
+    };
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    if complete < text.len() {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(file)
+            .map_err(|e| e.to_string())?;
+        f.set_len(complete as u64)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    let last = text[..complete]
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .last();
+    Ok(last.and_then(|l| crate::backtest::archive::parse_utc(l.split(',').next()?)))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let temp = path.with_extension("partial");
+    std::fs::write(&temp, bytes)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
