@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::market::candles::{self, M15, WINDOW};
 use crate::market::wire::{self, Book, SymbolInfo};
-use crate::market::{Candle, FetchError, KLINES_LIMIT, Overview};
+use crate::market::{Candle, KLINES_LIMIT, Overview};
 use crate::refresh::MarketView;
-use crate::select::{self, Rules};
 
 /// One symbol's 15m candles, oldest first, with their base-asset volumes.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -146,28 +145,23 @@ impl Archive {
     }
 
     /// What `generate` reads at `t`: the overview, then the candles a klines request
-    /// from [`candles::request_start`] returns for every symbol that passes `rules`.
-    pub fn view_at(&self, t: i64, rules: &Rules<'_>) -> MarketView {
+    /// from [`candles::request_start`] returns. `generate` asks only for the symbols that
+    /// pass the cheap checks; here every listed symbol's are at hand (a check less per
+    /// step), and the decision reads only those of the symbols that pass.
+    pub fn view_at(&self, t: i64) -> MarketView {
         let overview = self.overview_at(t);
-        let (candidates, _) = select::screen(&overview, rules);
         let start = candles::request_start(t);
-        let candles = candidates
-            .into_iter()
-            .map(|c| {
-                let got = self.series.get(&c.symbol).map_or_else(
-                    || {
-                        Err(FetchError::Snapshot(format!(
-                            "no candles recorded for {}",
-                            c.symbol
-                        )))
-                    },
-                    |s| {
-                        let lo = s.candles.partition_point(|k| k.open_time < start);
-                        let hi = s.candles.partition_point(|k| k.open_time <= t);
-                        Ok(s.candles[lo..hi.min(lo + KLINES_LIMIT as usize)].to_vec())
-                    },
-                );
-                (c.symbol, got)
+        let candles = self
+            .series
+            .iter()
+            .filter(|(symbol, _)| overview.quote_volumes.contains_key(*symbol))
+            .map(|(symbol, s)| {
+                let lo = s.candles.partition_point(|k| k.open_time < start);
+                let hi = s.candles.partition_point(|k| k.open_time <= t);
+                (
+                    symbol.clone(),
+                    Ok(s.candles[lo..hi.min(lo + KLINES_LIMIT as usize)].to_vec()),
+                )
             })
             .collect();
         MarketView {

@@ -58,14 +58,13 @@ const CHUNK: usize = 64;
 /// depend on earlier decisions, so a chunk of moments is assessed on every core; churn
 /// control and rotation then run in order, each on the history the previous left.
 pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<Step> {
-    let rules = crate::refresh::rules(settings, None);
     let mut history = History::default();
     let mut published: Option<(i64, Step)> = None;
     let mut steps = Vec::with_capacity(times.len());
     for chunk in times.chunks(CHUNK) {
         let assessed: Vec<_> = chunk
             .par_iter()
-            .map(|&t| crate::refresh::assess(archive.view_at(t, &rules), settings))
+            .map(|&t| crate::refresh::assess(archive.view_at(t), settings))
             .collect();
         for (&t, refresh) in chunk.iter().zip(assessed) {
             let plan = refresh.map_err(PlanError::from).and_then(|refresh| {
@@ -99,7 +98,7 @@ pub fn decide_at(
     history: &History,
     t: i64,
 ) -> Result<Step, String> {
-    let view = archive.view_at(t, &crate::refresh::rules(settings, None));
+    let view = archive.view_at(t);
     let plan =
         decide::decide(view, history, settings, t.div_euclid(1000)).map_err(|e| e.to_string())?;
     Ok(step_of(&plan, t))

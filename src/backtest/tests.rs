@@ -83,7 +83,7 @@ fn settings(top: usize) -> Settings {
 fn the_market_at_t_holds_only_what_was_known_at_t() {
     let a = archive(7, 4, 600);
     let t = START + 500 * M15 + 7 * 60_000; // mid-candle
-    let view = a.view_at(t, &crate::refresh::rules(&settings(3), None));
+    let view = a.view_at(t);
     assert_eq!(view.overview.server_time, t);
     for (symbol, candles) in &view.candles {
         let candles = candles.as_ref().unwrap();
