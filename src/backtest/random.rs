@@ -47,12 +47,21 @@ impl Rng {
     }
 }
 
-/// The holdings of one random draw at each step.
+/// The holdings of one random draw at each step. A step that failed closed changes
+/// nothing, like the strategy's standing universe, until that universe expires.
 pub fn draw(steps: &[Step], n: usize, rng: &mut Rng) -> Vec<Holdings> {
     let mut members: Vec<String> = Vec::new();
+    let mut held = Holdings::new();
     steps
         .iter()
         .map(|step| {
+            if step.failed.is_some() {
+                if step.universe.is_empty() {
+                    members.clear();
+                    held.clear();
+                }
+                return held.clone();
+            }
             let eligible: Vec<&(String, i8, f64)> = step.eligible.iter().collect();
             members.retain(|m| eligible.iter().any(|(s, _, _)| s == m));
             for _ in 0..step.replacements.min(members.len()) {
@@ -61,13 +70,14 @@ pub fn draw(steps: &[Step], n: usize, rng: &mut Rng) -> Vec<Holdings> {
                 add_one(&mut members, &eligible, rng);
             }
             while members.len() < n && add_one(&mut members, &eligible, rng) {}
-            outcome::equal(members.iter().map(|m| {
+            held = outcome::equal(members.iter().map(|m| {
                 let d = eligible
                     .iter()
                     .find(|(s, _, _)| s == m)
                     .map_or(1, |(_, d, _)| *d);
                 (m.clone(), d)
-            }))
+            }));
+            held.clone()
         })
         .collect()
 }

@@ -187,3 +187,23 @@ proptest! {
         prop_assert_eq!(decisions(&a, &s, &upto), decisions(&later, &s, &upto));
     }
 }
+
+#[test]
+fn a_random_universe_stands_still_while_the_strategy_fails_closed() {
+    let a = archive(3, 4, 700);
+    let mut s = settings(3);
+    s.min_symbols = 3;
+    let t0 = START + 500 * M15;
+    let times = grid(t0, t0 + 3_600_000, 1_800_000);
+    let mut thin = a.clone();
+    for series in thin.series.values_mut().skip(2) {
+        let keep = series.closed_by(t0 + 1);
+        series.candles.truncate(keep);
+        series.volumes.truncate(keep);
+    }
+    let steps = decisions(&thin, &s, &times);
+    let held = random::draw(&steps, 3, &mut random::Rng::new(1));
+    assert_eq!(held[0].len(), 3);
+    assert_eq!(held[1], held[0], "the standing universe's time");
+    assert!(held[2].is_empty(), "expired");
+}

@@ -133,17 +133,13 @@ fn regime_effect(regime: Regime, base: &Weights, used: &Weights) -> String {
     if regime == Regime::Normal {
         return "normal regime: the configured weights".into();
     }
-    let changed: Vec<String> = [
-        ("trend_1h", base.trend_1h, used.trend_1h),
-        ("mom_15m", base.mom_15m, used.mom_15m),
-        ("mom_1h", base.mom_1h, used.mom_1h),
-        ("vol_fit", base.vol_fit, used.vol_fit),
-        ("liquidity", base.liquidity, used.liquidity),
-    ]
-    .iter()
-    .filter(|(_, b, u)| b != u)
-    .map(|(name, b, u)| format!("{name} {b} → {u}"))
-    .collect();
+    let changed: Vec<String> = base
+        .named()
+        .zip(used.named())
+        .map(|((name, b), (_, u))| (name, b, u))
+        .filter(|(_, b, u)| b != u)
+        .map(|(name, b, u)| format!("{name} {b} → {u}"))
+        .collect();
     format!(
         "{} regime: {}",
         regime.as_str(),
@@ -218,16 +214,11 @@ fn print_score(
         f.atr_pct_15m, f.trend_1h, f.mom_15m, f.mom_1h
     )?;
     let (c, w) = (&scored.components, &e.weights);
-    let parts: Vec<String> = [
-        ("trend_1h", w.trend_1h, c.trend_1h),
-        ("mom_15m", w.mom_15m, c.mom_15m),
-        ("mom_1h", w.mom_1h, c.mom_1h),
-        ("vol_fit", w.vol_fit, c.vol_fit),
-        ("liquidity", w.liquidity, c.liquidity),
-    ]
-    .iter()
-    .map(|(k, w, c)| format!("{w:.3}×{c:.3} {k}"))
-    .collect();
+    let parts: Vec<String> = w
+        .named()
+        .zip(c.named())
+        .map(|((k, w), (_, c))| format!("{w:.3}×{c:.3} {k}"))
+        .collect();
     writeln!(
         out,
         "  score {:.3} = 100·({}) / {:.3}",
@@ -241,4 +232,30 @@ fn print_score(
         e.scored_count, scored.leverage
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_regime_effect_names_each_weight_it_changed() {
+        let base = Weights::DEFAULT;
+        let high = base.scaled(&Weights {
+            trend_1h: 1.5,
+            ..Weights::ONES
+        });
+        assert_eq!(
+            regime_effect(Regime::HighVol, &base, &high),
+            "high_vol regime: trend_1h 1 → 1.5"
+        );
+        assert_eq!(
+            regime_effect(Regime::LowVol, &base, &base),
+            "low_vol regime: no weight changed"
+        );
+        assert_eq!(
+            regime_effect(Regime::Normal, &base, &high),
+            "normal regime: the configured weights"
+        );
+    }
 }

@@ -312,20 +312,22 @@ pub fn print_rotation(
     Ok(())
 }
 
+/// What became of a recommendation: `done`, or `asked` with why it was not applied.
+fn state(done: &str, asked: &str, applied: bool, why_not: Option<&str>) -> String {
+    if applied {
+        done.to_owned()
+    } else {
+        format!("{asked} not applied: {}", why_not.unwrap_or(""))
+    }
+}
+
 /// The evictions and expansions, applied or recommended.
 fn print_rotation_actions(
     out: &mut impl std::io::Write,
     r: &crate::rotation::Report,
 ) -> std::io::Result<()> {
     for e in &r.evict {
-        let state = if e.applied {
-            "evicted".to_owned()
-        } else {
-            format!(
-                "evict? not applied: {}",
-                e.not_applied.as_deref().unwrap_or("")
-            )
-        };
+        let state = state("evicted", "evict?", e.applied, e.not_applied.as_deref());
         writeln!(
             out,
             "   !  {:<16} {state} ({}; pnl {:.2})",
@@ -335,14 +337,7 @@ fn print_rotation_actions(
         )?;
     }
     for x in r.expand.iter().take(5) {
-        let state = if x.applied {
-            "expanded".to_owned()
-        } else {
-            format!(
-                "expand? not applied: {}",
-                x.not_applied.as_deref().unwrap_or("")
-            )
-        };
+        let state = state("expanded", "expand?", x.applied, x.not_applied.as_deref());
         writeln!(
             out,
             "   +  {:<16} {state} (model {}, rank {}, score {:.2})",
@@ -353,4 +348,16 @@ fn print_rotation_actions(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_recommendation_says_whether_it_was_applied_and_why_not() {
+        assert_eq!(super::state("evicted", "evict?", true, None), "evicted");
+        assert_eq!(
+            super::state("expanded", "expand?", false, Some("pinned")),
+            "expand? not applied: pinned"
+        );
+    }
 }

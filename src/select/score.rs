@@ -45,6 +45,14 @@ impl Weights {
         liquidity: 1.0,
     };
 
+    /// The components' names, in the order of [`Self::named`].
+    pub const NAMES: [&'static str; 5] = ["trend_1h", "mom_15m", "mom_1h", "vol_fit", "liquidity"];
+
+    /// Each component with its name.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        Self::NAMES.into_iter().zip(self.as_array())
+    }
+
     fn as_array(&self) -> [f64; 5] {
         [
             self.trend_1h,

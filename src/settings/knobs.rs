@@ -211,7 +211,7 @@ pub static KNOBS: &[Knob] = &[
         "Hard upper bound of the published universe in execution mode; at least selection.top, and selection.top when not set"),
     knob("rotation.require_model", Kind::Switch, "false", None, "True: only symbols with a model can be chosen (reason no_model)"),
     knob("cache.enabled", Kind::Switch, "true", flag("no-cache", "UNIVERSE_NO_CACHE", "", CACHE),
-        "Read and write the candle cache; false, or the flag --no-cache: fetch every symbol's candles in full"),
+        "Keep closed candles between live refreshes; --no-cache (or false) fetches every symbol's candles in full, neither reading nor writing the cache"),
     knob("cache.dir", ANY_TEXT, "\"\"", None, "Where closed 15m candles are kept between live refreshes; empty: cache/ in the file store's folder (the state folder with Redis)"),
     knob("store.tls_ca_file", ANY_TEXT, "\"\"", None, "PEM of the CA behind a rediss:// server's certificate, if not a public root"),
 ];

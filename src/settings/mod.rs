@@ -180,13 +180,14 @@ fn exchange(v: &Values) -> ClientSettings {
 }
 
 fn weights(v: &Values, section: &str) -> Weights {
-    let at = |name: &str| v.number(&format!("{section}.{name}"));
+    let [trend_1h, mom_15m, mom_1h, vol_fit, liquidity] =
+        Weights::NAMES.map(|name| v.number(&format!("{section}.{name}")));
     Weights {
-        trend_1h: at("trend_1h"),
-        mom_15m: at("mom_15m"),
-        mom_1h: at("mom_1h"),
-        vol_fit: at("vol_fit"),
-        liquidity: at("liquidity"),
+        trend_1h,
+        mom_15m,
+        mom_1h,
+        vol_fit,
+        liquidity,
     }
 }
 
