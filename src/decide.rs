@@ -23,8 +23,11 @@ pub struct History {
     /// When each incumbent joined the universe (epoch seconds, as far back as read).
     pub joined_at: HashMap<String, i64>,
     pub held: BTreeSet<String>,
-    /// Every performance record the store holds.
+    /// Every performance record the store holds that could be read.
     pub performance: BTreeMap<String, Performance>,
+    /// The records that could not be read (symbol → key and field at fault): rotation
+    /// cannot judge those symbols, and says so.
+    pub unreadable_performance: BTreeMap<String, String>,
     /// Model files seen before; `None` before the first baseline.
     pub seen_models: Option<BTreeSet<String>>,
 }
@@ -138,6 +141,7 @@ pub fn decide_assessed(
     let inputs = rotation::Inputs {
         settings: &settings.rotation,
         performance: &history.performance,
+        unreadable: &history.unreadable_performance,
         models: &scan,
         seen_models: history.seen_models.as_ref(),
         held: &history.held,

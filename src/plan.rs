@@ -49,13 +49,15 @@ impl History {
         };
         let symbols = store.performance_symbols()?;
         let performance = store.performance(&symbols)?;
+        performance.warn_unreadable();
         let seen_models = store.seen_models()?;
         Ok(Self {
             previous,
             incumbents,
             joined_at,
             held,
-            performance,
+            performance: performance.records,
+            unreadable_performance: performance.unreadable,
             seen_models,
         })
     }
@@ -69,8 +71,9 @@ impl History {
 fn audit_back_to(store: &mut dyn Store, horizon: i64) -> Result<Vec<AuditRecord>, StoreError> {
     let mut count = FIRST_PAGE;
     loop {
-        let entries = store.recent_audit(count)?;
-        let exhausted = entries.len() < count;
+        let page = store.recent_audit(count)?;
+        let exhausted = page.entries < count;
+        let entries = page.records;
         let reaches = entries
             .last()
             .and_then(|r| r.fields.get(field::CREATED_AT)?.parse::<i64>().ok())

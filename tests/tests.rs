@@ -8,6 +8,7 @@ mod cache;
 mod churn;
 mod contract;
 mod faults;
+mod foreign;
 mod generate;
 mod golden;
 mod hostile;

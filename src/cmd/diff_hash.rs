@@ -60,7 +60,15 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
     };
     let mut store = settings.open_store()?;
     let trail = store.audit_trail()?;
-    let entries: Vec<Entry> = trail.iter().map(entry).collect::<anyhow::Result<_>>()?;
+    // an entry another program wrote that cannot be read is skipped, named
+    let entries: Vec<Entry> = trail
+        .iter()
+        .filter_map(|record| {
+            entry(record)
+                .map_err(|e| crate::warn!("universe: warning: skipping {e:#}"))
+                .ok()
+        })
+        .collect();
     if entries.is_empty() {
         anyhow::bail!(
             "the audit trail of {} is empty: nothing has been published",

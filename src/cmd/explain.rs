@@ -30,6 +30,9 @@ struct Explanation<'a> {
     regime_effect: String,
     scored_count: usize,
     verdict: String,
+    /// Why rotation cannot judge the symbol, when its performance record is unreadable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation: Option<String>,
 }
 
 /// One check as explain shows it.
@@ -98,6 +101,12 @@ fn explain<'a>(plan: &'a Plan, settings: &Settings, symbol: &'a str) -> Explanat
         ),
         scored_count: plan.refresh.scored.len(),
         verdict,
+        rotation: plan
+            .rotation
+            .unjudged
+            .iter()
+            .find(|u| u.symbol == symbol)
+            .map(|u| format!("cannot judge: performance record unreadable ({})", u.why)),
     }
 }
 
@@ -196,6 +205,9 @@ fn print_one(out: &mut impl std::io::Write, e: &Explanation) -> anyhow::Result<(
     writeln!(out, "  {}", e.regime_effect)?;
     if let Some(d) = e.report.decision() {
         writeln!(out, "  churn control: {} ({})", d.action.as_str(), d.reason)?;
+    }
+    if let Some(rotation) = &e.rotation {
+        writeln!(out, "  rotation: {}", printable(rotation))?;
     }
     Ok(())
 }

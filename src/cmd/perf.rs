@@ -135,7 +135,9 @@ fn show(
     } else {
         wanted.to_vec()
     };
-    let records = store.performance(&symbols)?;
+    let read = store.performance(&symbols)?;
+    read.warn_unreadable();
+    let records = read.records;
     if as_json {
         super::print_json(&json!(records))?;
         return Ok(ExitCode::Success);
@@ -166,7 +168,16 @@ fn show(
             }
         )?;
     }
-    for missing in symbols.iter().filter(|s| !records.contains_key(*s)) {
+    for (symbol, why) in &read.unreadable {
+        writeln!(
+            out,
+            "{:<16} unreadable: {}",
+            printable(symbol),
+            printable(why)
+        )?;
+    }
+    let found = |s: &String| records.contains_key(s) || read.unreadable.contains_key(s);
+    for missing in symbols.iter().filter(|s| !found(s)) {
         writeln!(out, "{:<16} no record", printable(missing))?;
     }
     Ok(ExitCode::Success)

@@ -286,6 +286,14 @@ pub fn print_rotation(
         crate::rotation::Mode::Execution => "execution",
     };
     print_rotation_actions(out, r)?;
+    for u in &r.unjudged {
+        writeln!(
+            out,
+            "   ?  {:<16} cannot judge: performance record unreadable ({})",
+            printable(&u.symbol),
+            printable(&u.why)
+        )?;
+    }
     let list = |items: &[String]| {
         items
             .iter()

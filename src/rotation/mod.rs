@@ -74,11 +74,22 @@ pub struct Expansion {
     pub not_applied: Option<String>,
 }
 
+/// A symbol rotation cannot judge: its performance record could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unjudged {
+    pub symbol: String,
+    /// The record's key and the field at fault.
+    pub why: String,
+}
+
 /// What rotation recommends, and in execution mode what it did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub mode: Mode,
     pub evict: Vec<Eviction>,
+    /// Symbols whose performance record could not be read: never evicted on it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<Unjudged>,
     pub expand: Vec<Expansion>,
     /// Model files not seen before; empty on the baseline scan.
     pub new_models: Vec<String>,
@@ -95,6 +106,8 @@ pub struct Report {
 pub struct Inputs<'a> {
     pub settings: &'a Settings,
     pub performance: &'a BTreeMap<String, Performance>,
+    /// Records that could not be read: symbol → the key and the field at fault.
+    pub unreadable: &'a BTreeMap<String, String>,
     /// Model files found (file → symbol), already limited to known symbols.
     pub models: &'a models::Scan,
     pub seen_models: Option<&'a BTreeSet<String>>,
@@ -138,9 +151,18 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
         Some(seen) => (files.difference(seen).cloned().collect(), false),
         None => (Vec::new(), s.model_dir.is_some()),
     };
+    let unjudged = input
+        .unreadable
+        .iter()
+        .map(|(symbol, why)| Unjudged {
+            symbol: symbol.clone(),
+            why: why.clone(),
+        })
+        .collect();
     Report {
         mode: s.mode,
         evict,
+        unjudged,
         expand,
         new_models,
         baseline,

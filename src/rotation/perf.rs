@@ -102,24 +102,50 @@ impl Default for Performance {
 }
 
 impl Performance {
-    /// Folds one trade in.
-    pub fn fold(&mut self, trade: &Trade, now: i64) {
-        self.folded_trades += 1;
+    /// Folds one trade in; when a running sum or a figure would not stay finite (a huge
+    /// but finite `pnl_pct` whose square overflows, say) the record is left as it was
+    /// and the error names the figure: such a trade is malformed.
+    pub fn fold(&mut self, trade: &Trade, now: i64) -> Result<(), String> {
+        let mut next = self.clone();
+        next.folded_trades += 1;
         if trade.pnl_pct > 0.0 {
-            self.wins += 1;
+            next.wins += 1;
         }
-        self.total_pnl += trade.pnl;
-        self.sum_pnl_pct += trade.pnl_pct;
-        self.sum_sq_pnl_pct += trade.pnl_pct * trade.pnl_pct;
-        self.equity *= 1.0 + trade.pnl_pct / 100.0;
-        self.peak_equity = self.peak_equity.max(self.equity);
-        let drawdown = if self.peak_equity > 0.0 {
-            (self.peak_equity - self.equity) / self.peak_equity
+        next.total_pnl += trade.pnl;
+        next.sum_pnl_pct += trade.pnl_pct;
+        next.sum_sq_pnl_pct += trade.pnl_pct * trade.pnl_pct;
+        next.equity *= 1.0 + trade.pnl_pct / 100.0;
+        next.peak_equity = next.peak_equity.max(next.equity);
+        let drawdown = if next.peak_equity > 0.0 {
+            (next.peak_equity - next.equity) / next.peak_equity
         } else {
             0.0
         };
-        self.max_drawdown = Some(self.max_drawdown.unwrap_or(0.0).max(drawdown));
-        self.derive(now);
+        next.max_drawdown = Some(next.max_drawdown.unwrap_or(0.0).max(drawdown));
+        next.derive(now);
+        if let Some((name, value)) = next.figures().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "folding it would make {name} {value:?}: the record would no longer be a number"
+            ));
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Every number of the record that is written back, by field name.
+    fn figures(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("total_pnl", self.total_pnl),
+            ("sum_pnl_pct", self.sum_pnl_pct),
+            ("sum_sq_pnl_pct", self.sum_sq_pnl_pct),
+            ("equity", self.equity),
+            ("peak_equity", self.peak_equity),
+            ("max_drawdown", self.max_drawdown.unwrap_or(0.0)),
+            ("win_rate", self.win_rate),
+            ("avg_pnl_pct", self.avg_pnl_pct),
+            ("sharpe_ratio", self.sharpe_ratio),
+        ]
+        .into_iter()
     }
 
     /// Recomputes the shared figures from the running sums, in a record of its own.
@@ -222,9 +248,10 @@ impl Performance {
         let shared = is_shared(fields);
         let trades = number("total_trades")?.unwrap_or(0.0).max(0.0) as u64;
         let win_rate = number("win_rate")?.unwrap_or(0.0);
-        let updated_at = number("updated_at")?
-            .or(number("last_updated")?)
-            .unwrap_or(0.0) as i64;
+        let updated_at = match number("updated_at")? {
+            Some(at) => at as i64,
+            None => last_updated(fields)?.unwrap_or(0),
+        };
         let has_sums = fields.contains_key("folded_trades") || fields.contains_key("wins");
         let mut record = if has_sums || shared {
             let or = |v: Option<f64>, default: f64| v.unwrap_or(default);
@@ -289,19 +316,50 @@ impl Performance {
     }
 }
 
-/// Folds `trades` into the records of their symbols (a new record for a symbol without
-/// one), in order.
-pub fn fold_trades<'a>(
+/// The performance tracker's `last_updated`, which it writes as ISO-8601 or as epoch
+/// seconds (see [`trade::parse_timestamp`]).
+fn last_updated(fields: &BTreeMap<String, String>) -> Result<Option<i64>, String> {
+    fields
+        .get("last_updated")
+        .map(|text| {
+            trade::parse_timestamp(text).ok_or_else(|| {
+                format!("last_updated {text:?} is neither ISO-8601 nor epoch seconds")
+            })
+        })
+        .transpose()
+}
+
+/// Folds `trades` (stream id, trade) into the records of their symbols (a new record for
+/// a symbol without one), in order. A trade is refused, and its record left as it was,
+/// when its symbol's record could not be read (`unreadable`: symbol → why) or when
+/// folding it would leave a figure that is not a finite number; the refused come back as
+/// (id, why), the rest were folded.
+pub fn fold_trades(
     records: &mut BTreeMap<String, Performance>,
-    trades: impl IntoIterator<Item = &'a Trade>,
+    unreadable: &BTreeMap<String, String>,
+    trades: &[(String, Trade)],
     now: i64,
-) {
-    for trade in trades {
-        records
-            .entry(trade.symbol.clone())
-            .or_default()
-            .fold(trade, now);
+) -> Vec<(String, String)> {
+    let mut refused = Vec::new();
+    for (id, trade) in trades {
+        if let Some(why) = unreadable.get(&trade.symbol) {
+            refused.push((
+                id.clone(),
+                format!(
+                    "its symbol's record cannot be read ({why}); left pending until it is mended"
+                ),
+            ));
+            continue;
+        }
+        let mut record = records.get(&trade.symbol).cloned().unwrap_or_default();
+        match record.fold(trade, now) {
+            Ok(()) => {
+                records.insert(trade.symbol.clone(), record);
+            }
+            Err(why) => refused.push((id.clone(), why)),
+        }
     }
+    refused
 }
 
 #[cfg(test)]

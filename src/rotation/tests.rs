@@ -60,6 +60,7 @@ proptest! {
             let inputs = Inputs {
                 settings: &s,
                 performance: &performance,
+                unreadable: &BTreeMap::new(),
                 models: &scan,
                 seen_models: None,
                 held: &held,

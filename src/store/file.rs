@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead as _, BufReader, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{AuditLog, AuditRecord, ModelBaseline, PolicyStore, Publication, TradingRecords};
+use super::{ModelBaseline, PerformanceRecords, PolicyStore, Publication, TradingRecords};
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
@@ -74,26 +74,6 @@ impl FileStore {
         Ok(())
     }
 
-    /// The audit file's length once a torn last line (a write a crash or a full disk cut
-    /// off, with no line feed) is cut away, saying so on stderr.
-    fn repair_torn_tail(&self, audit: &mut File, path: &Path) -> Result<u64, StoreError> {
-        let io_error = |e: io::Error| self.error(format!("{}: {e}", path.display()));
-        let len = audit.seek(SeekFrom::End(0)).map_err(io_error)?;
-        let whole = whole_lines_len(audit, len).map_err(io_error)?;
-        if whole < len {
-            audit
-                .set_len(whole)
-                .and_then(|()| audit.sync_data())
-                .map_err(io_error)?;
-            crate::warn!(
-                "universe: warning: {} ended in a torn line of {} bytes (a write was cut off); removed it",
-                path.display(),
-                len - whole
-            );
-        }
-        Ok(whole)
-    }
-
     fn replace_policy(&self, policy: &Policy) -> Result<(), StoreError> {
         self.replace_json(POLICY_FILE, policy.fields())
     }
@@ -112,8 +92,22 @@ impl FileStore {
         result
     }
 
-    fn read_performance(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, StoreError> {
+    /// The performance file, each symbol's record as another writer may have left it.
+    fn read_performance(&self) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
         Ok(self.read_json(PERFORMANCE_FILE)?.unwrap_or_default())
+    }
+
+    /// The model files seen; a file that cannot be read is skipped with a warning, and
+    /// the next scan records a new baseline.
+    fn read_models(&self) -> Option<BTreeSet<String>> {
+        self.read_json(MODELS_FILE)
+            .map_err(|e| {
+                crate::warn!(
+                    "universe: warning: skipping {e}; the next model scan records a new baseline"
+                );
+            })
+            .ok()
+            .flatten()
     }
 
     /// A JSON file of the store, `None` when it does not exist.
@@ -206,78 +200,38 @@ impl PolicyStore for FileStore {
     }
 }
 
-impl AuditLog for FileStore {
-    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut trail = self.audit_trail()?;
-        trail.reverse();
-        trail.truncate(count);
-        Ok(trail)
-    }
-
-    fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError> {
-        let path = self.dir.join(AUDIT_FILE);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.error(format!("reading {}: {e}", path.display()))),
-        };
-        let mut trail = Vec::new();
-        let mut reader = BufReader::new(file);
-        let mut line = String::new();
-        for index in 0.. {
-            line.clear();
-            let read = reader
-                .read_line(&mut line)
-                .map_err(|e| self.error(format!("reading {}: {e}", path.display())))?;
-            if read == 0 {
-                break;
-            }
-            if !line.ends_with('\n') {
-                // a write cut off by a crash or a full disk: not an entry, and not damage
-                crate::warn!(
-                    "universe: warning: {} ends in a torn line of {read} bytes (a write was cut off); ignoring it, the next publish removes it",
-                    path.display()
-                );
-                break;
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
-            let fields = serde_json::from_str(&line).map_err(|e| {
-                self.error(format!(
-                    "{} line {}: not an audit entry: {e}",
-                    path.display(),
-                    index + 1
-                ))
-            })?;
-            trail.push(AuditRecord {
-                id: (index + 1).to_string(),
-                fields,
-            });
-        }
-        Ok(trail)
-    }
-}
-
 impl TradingRecords for FileStore {
     fn held_symbols(&mut self) -> Result<BTreeSet<String>, StoreError> {
         Ok(BTreeSet::new())
     }
 
-    fn performance(
-        &mut self,
-        symbols: &[String],
-    ) -> Result<BTreeMap<String, Performance>, StoreError> {
-        let all = self.read_performance()?;
-        symbols
-            .iter()
-            .filter_map(|s| all.get(s).map(|fields| (s, fields)))
-            .map(|(s, fields)| {
-                Performance::from_fields(fields)
-                    .map(|p| (s.clone(), p))
-                    .map_err(|e| self.error(format!("{PERFORMANCE_FILE} {s}: {e}")))
-            })
-            .collect()
+    fn performance(&mut self, symbols: &[String]) -> Result<PerformanceRecords, StoreError> {
+        let mut read = PerformanceRecords::default();
+        let all = match self.read_performance() {
+            Ok(all) => all,
+            Err(e) => {
+                // the whole file unreadable: no record can be judged; writes refuse it
+                for symbol in symbols {
+                    read.unreadable.insert(symbol.clone(), e.message.clone());
+                }
+                return Ok(read);
+            }
+        };
+        for symbol in symbols {
+            let Some(value) = all.get(symbol) else {
+                continue;
+            };
+            match text_record(value).and_then(|fields| Performance::from_fields(&fields)) {
+                Ok(record) => {
+                    read.records.insert(symbol.clone(), record);
+                }
+                Err(why) => {
+                    let why = format!("{PERFORMANCE_FILE} {symbol}: {why}");
+                    read.unreadable.insert(symbol.clone(), why);
+                }
+            }
+        }
+        Ok(read)
     }
 
     fn set_performance(
@@ -287,10 +241,21 @@ impl TradingRecords for FileStore {
     ) -> Result<Performance, StoreError> {
         self.locked(|store| {
             let mut all = store.read_performance()?;
-            let fields = all.entry(symbol.to_owned()).or_default();
-            let written = record.clone().over(fields);
+            let entry = all
+                .entry(symbol.to_owned())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            let serde_json::Value::Object(fields) = entry else {
+                return Err(store.error(format!(
+                    "{PERFORMANCE_FILE} {symbol} is not a record of fields; not overwriting another writer's data"
+                )));
+            };
+            let current: BTreeMap<String, String> = fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect();
+            let written = record.clone().over(&current);
             for (name, value) in written.to_fields() {
-                fields.insert(name.to_owned(), value);
+                fields.insert(name.to_owned(), serde_json::Value::String(value));
             }
             store.replace_json(PERFORMANCE_FILE, &all)?;
             Ok(written)
@@ -298,40 +263,44 @@ impl TradingRecords for FileStore {
     }
 
     fn performance_symbols(&mut self) -> Result<Vec<String>, StoreError> {
-        Ok(self.read_performance()?.into_keys().collect())
+        match self.read_performance() {
+            Ok(all) => Ok(all.into_keys().collect()),
+            Err(e) => {
+                crate::warn!("universe: warning: skipping every performance record: {e}");
+                Ok(Vec::new())
+            }
+        }
     }
 }
 
 impl ModelBaseline for FileStore {
     fn seen_models(&mut self) -> Result<Option<BTreeSet<String>>, StoreError> {
-        self.read_json(MODELS_FILE)
+        Ok(self.read_models())
     }
 
     fn record_models(&mut self, models: &BTreeSet<String>) -> Result<(), StoreError> {
         self.locked(|store| {
-            let mut seen: BTreeSet<String> = store.read_json(MODELS_FILE)?.unwrap_or_default();
+            let mut seen = store.read_models().unwrap_or_default();
             seen.extend(models.iter().cloned());
             store.replace_json(MODELS_FILE, &seen)
         })
     }
 }
 
-/// The length of `file` up to and including its last line feed (0 when it has none).
-fn whole_lines_len(file: &mut File, len: u64) -> io::Result<u64> {
-    use std::io::Read as _;
-    let mut end = len;
-    let mut buf = [0u8; 4096];
-    while end > 0 {
-        let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(chunk)?;
-        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-            return Ok(start + i as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
+/// One symbol's record of the performance file as text fields (numbers written by
+/// another program are taken as their text), or what keeps it from being one.
+fn text_record(value: &serde_json::Value) -> Result<BTreeMap<String, String>, String> {
+    let serde_json::Value::Object(fields) = value else {
+        return Err("is not a record of fields".into());
+    };
+    fields
+        .iter()
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => Ok((name.clone(), text.clone())),
+            serde_json::Value::Number(n) => Ok((name.clone(), n.to_string())),
+            other => Err(format!("field {name} is {other}, not text")),
+        })
+        .collect()
 }
 
 /// An exclusive lock held until the file is dropped.
@@ -345,5 +314,6 @@ fn lock(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+mod audit;
 #[cfg(test)]
 mod tests;

@@ -102,6 +102,35 @@ pub struct AuditRecord {
     pub fields: BTreeMap<String, String>,
 }
 
+/// The performance records of some symbols as read: those that read whole, and those
+/// another program left in a form that cannot be read, skipped (symbol → the key and the
+/// field at fault). A record that cannot be read is never a reason to stop a refresh.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct PerformanceRecords {
+    pub records: BTreeMap<String, crate::rotation::perf::Performance>,
+    pub unreadable: BTreeMap<String, String>,
+}
+
+impl PerformanceRecords {
+    /// One warning on stderr for each record skipped.
+    pub fn warn_unreadable(&self) {
+        for why in self.unreadable.values() {
+            crate::warn!(
+                "universe: warning: skipping the performance record {}; rotation cannot judge that symbol",
+                crate::output::printable(why)
+            );
+        }
+    }
+}
+
+/// The newest audit entries that read whole, and how many entries were read in all
+/// (entries that cannot be read are skipped, with a warning naming them).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    pub entries: usize,
+}
+
 /// Where the policy lives: the current one, and the next one published with its audit
 /// entry and update event in one step.
 pub trait PolicyStore {
@@ -123,10 +152,11 @@ pub trait PolicyStore {
 
 /// The audit trail, read back.
 pub trait AuditLog {
-    /// The whole audit trail, oldest first.
+    /// The whole audit trail, oldest first. An entry that cannot be read (a field that
+    /// is not text, a line that is not JSON) is skipped with a warning naming it.
     fn audit_trail(&mut self) -> Result<Vec<AuditRecord>, StoreError>;
-    /// The newest `count` audit entries, newest first.
-    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest `count` audit entries, newest first, those that cannot be read skipped.
+    fn recent_audit(&mut self, count: usize) -> Result<AuditPage, StoreError>;
 }
 
 /// What the trading side records: open positions and per-symbol results.
@@ -134,11 +164,9 @@ pub trait TradingRecords {
     /// Symbols with open positions, as the trading side records them (Redis only; the
     /// file store has none).
     fn held_symbols(&mut self) -> Result<std::collections::BTreeSet<String>, StoreError>;
-    /// The performance records of `symbols` that exist.
-    fn performance(
-        &mut self,
-        symbols: &[String],
-    ) -> Result<BTreeMap<String, crate::rotation::perf::Performance>, StoreError>;
+    /// The performance records of `symbols` that exist; those that cannot be read are
+    /// named in `unreadable`, not an error.
+    fn performance(&mut self, symbols: &[String]) -> Result<PerformanceRecords, StoreError>;
     /// Writes `universe`'s fields of one symbol's performance record, leaving every other
     /// writer's fields as they are; returns the record as written (shared or not).
     fn set_performance(

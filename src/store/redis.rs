@@ -12,8 +12,8 @@ use std::time::Duration;
 use redis::{Connection, Value};
 
 use super::{
-    AuditLog, AuditRecord, Keys, ModelBaseline, PolicyStore, Publication, RedisUrl, STREAM_MAX_LEN,
-    TradingRecords,
+    AuditLog, AuditPage, AuditRecord, Keys, ModelBaseline, PerformanceRecords, PolicyStore,
+    Publication, RedisUrl, STREAM_MAX_LEN, TradingRecords,
 };
 use crate::error::StoreError;
 use crate::policy::{Policy, field};
@@ -167,10 +167,10 @@ impl AuditLog for RedisStore {
             .arg("+")
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
-        self.records(entries)
+        Ok(self.records(entries))
     }
 
-    fn recent_audit(&mut self, count: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    fn recent_audit(&mut self, count: usize) -> Result<AuditPage, StoreError> {
         let entries: Vec<(String, HashMap<String, Value>)> = redis::cmd("XREVRANGE")
             .arg(self.keys.audit_key())
             .arg("+")
@@ -179,7 +179,10 @@ impl AuditLog for RedisStore {
             .arg(count)
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
-        self.records(entries)
+        Ok(AuditPage {
+            entries: entries.len(),
+            records: self.records(entries),
+        })
     }
 }
 
@@ -191,30 +194,35 @@ impl TradingRecords for RedisStore {
             .map_err(|e| self.error(e))
     }
 
-    fn performance(
-        &mut self,
-        symbols: &[String],
-    ) -> Result<BTreeMap<String, Performance>, StoreError> {
+    fn performance(&mut self, symbols: &[String]) -> Result<PerformanceRecords, StoreError> {
+        let mut read = PerformanceRecords::default();
         if symbols.is_empty() {
-            return Ok(BTreeMap::new());
+            return Ok(read);
         }
         let mut pipe = redis::pipe();
         for symbol in symbols {
             pipe.cmd("HGETALL").arg(self.keys.performance_key(symbol));
         }
-        let records: Vec<BTreeMap<String, String>> = pipe
+        let records: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = pipe
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
-        let mut found = BTreeMap::new();
+        let records = records.into_iter().map(text_fields);
         for (symbol, fields) in symbols.iter().zip(records) {
             if fields.is_empty() {
                 continue;
             }
-            let record = Performance::from_fields(&fields)
-                .map_err(|e| self.error(format!("{}: {e}", self.keys.performance_key(symbol))))?;
-            found.insert(symbol.clone(), record);
+            match Performance::from_fields(&fields) {
+                Ok(record) => {
+                    read.records.insert(symbol.clone(), record);
+                }
+                Err(why) => {
+                    let key = self.keys.performance_key(symbol);
+                    read.unreadable
+                        .insert(symbol.clone(), format!("{key}: {why}"));
+                }
+            }
         }
-        Ok(found)
+        Ok(read)
     }
 
     fn set_performance(
@@ -273,11 +281,17 @@ impl ModelBaseline for RedisStore {
             .arg(self.keys.models_seen_key())
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
-        text.map(|t| {
+        // a baseline another program garbled is skipped: the next scan records a new one
+        Ok(text.and_then(|t| {
             serde_json::from_str(&t)
-                .map_err(|e| self.error(format!("{}: {e}", self.keys.models_seen_key())))
-        })
-        .transpose()
+                .map_err(|e| {
+                    crate::warn!(
+                        "universe: warning: skipping {}: not a JSON list of model files ({e}); the next model scan records a new baseline",
+                        self.keys.models_seen_key()
+                    );
+                })
+                .ok()
+        }))
     }
 
     fn record_models(
@@ -333,28 +347,44 @@ impl RedisStore {
         redis::cmd("HGETALL")
             .arg(key)
             .query(&mut self.connection)
+            .map(text_fields)
             .map_err(|e| self.error(e))
     }
 
-    fn records(
-        &self,
-        entries: Vec<(String, HashMap<String, Value>)>,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    /// The audit entries whose every field is text; the others are skipped, each with a
+    /// warning naming the entry and the field.
+    fn records(&self, entries: Vec<(String, HashMap<String, Value>)>) -> Vec<AuditRecord> {
+        let audit_key = self.keys.audit_key();
         entries
             .into_iter()
-            .map(|(id, map)| {
-                let fields = map
-                    .into_iter()
-                    .map(|(name, value)| {
-                        redis::from_redis_value::<String>(value)
-                            .map(|v| (name, v))
-                            .map_err(|e| self.error(format!("audit entry {id}: {e}")))
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(AuditRecord { id, fields })
+            .filter_map(|(id, map)| {
+                let mut fields = BTreeMap::new();
+                for (name, value) in map {
+                    let Ok(value) = redis::from_redis_value::<String>(value) else {
+                        crate::warn!(
+                            "universe: warning: skipping audit entry {id} of {audit_key}: its field {} is not UTF-8 text",
+                            crate::output::printable(&name)
+                        );
+                        return None;
+                    };
+                    fields.insert(name, value);
+                }
+                Some(AuditRecord { id, fields })
             })
             .collect()
     }
+}
+
+/// A hash's fields as text; a field that is not UTF-8 keeps its name with a value no
+/// reader accepts, so the record is reported as unreadable, naming that field.
+fn text_fields(raw: BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<String, String> {
+    raw.into_iter()
+        .map(|(name, value)| {
+            let text = String::from_utf8(value)
+                .unwrap_or_else(|e| format!("<{} bytes, not UTF-8>", e.as_bytes().len()));
+            (String::from_utf8_lossy(&name).into_owned(), text)
+        })
+        .collect()
 }
 
 mod trades;

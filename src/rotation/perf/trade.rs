@@ -11,9 +11,21 @@
 //!   required.
 //!
 //! An entry with `pnl_percent` or `timestamp` is read as the deployed event.
+//!
+//! Out of range, and so malformed: `pnl_pct` at or below −100 (more than everything
+//! lost) or above [`MAX_PNL_PCT`], `|pnl|` above [`MAX_ABS_PNL`], prices not positive or
+//! above [`MAX_PRICE`]. Such values can only be a writer's mistake, and folded into the
+//! running sums they would overflow them.
 
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
+
+/// The largest gain a trade may report, in percent: a thousandfold.
+pub const MAX_PNL_PCT: f64 = 1e5;
+/// The largest profit or loss a trade may report, in the quote currency.
+pub const MAX_ABS_PNL: f64 = 1e12;
+/// The largest entry or exit price a trade may report.
+pub const MAX_PRICE: f64 = 1e12;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trade {
@@ -53,6 +65,18 @@ impl Trade {
             return Err(format!(
                 "pnl_pct {} loses more than everything",
                 trade.pnl_pct
+            ));
+        }
+        if trade.pnl_pct > MAX_PNL_PCT {
+            return Err(format!(
+                "pnl_pct {:?} is above {MAX_PNL_PCT}: out of range",
+                trade.pnl_pct
+            ));
+        }
+        if trade.pnl.abs() > MAX_ABS_PNL {
+            return Err(format!(
+                "pnl {:?} is beyond ±{MAX_ABS_PNL:?}: out of range",
+                trade.pnl
             ));
         }
         Ok(trade)
@@ -95,8 +119,8 @@ impl Entry<'_> {
         }
         for price in ["entry_price", "exit_price"] {
             let value = self.number(price)?;
-            if value <= 0.0 {
-                return Err(format!("{price} {value} is not a price"));
+            if value <= 0.0 || value > MAX_PRICE {
+                return Err(format!("{price} {value:?} is not a price"));
             }
         }
         self.optional_number("R_net")?;
@@ -114,7 +138,7 @@ impl Entry<'_> {
 
 /// Seconds since the epoch from ISO-8601 (UTC unless an offset says otherwise) or from
 /// epoch seconds (milliseconds above 10¹¹).
-fn parse_timestamp(text: &str) -> Option<i64> {
+pub(super) fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(number) = text.parse::<f64>() {
         if !number.is_finite() || number < 0.0 {

@@ -1,6 +1,7 @@
 //! Unit tests of `file`.
 
 use super::*;
+use crate::store::AuditLog as _;
 
 fn publication(run: &str) -> Publication {
     let mut fields = BTreeMap::from([("run_id".to_owned(), run.to_owned())]);

@@ -29,6 +29,26 @@ pub struct IngestReport {
     pub symbols: std::collections::BTreeSet<String>,
 }
 
+impl IngestReport {
+    /// An entry left pending, named once however often it is read.
+    fn leave_pending(&mut self, id: String, why: String) {
+        if !self.malformed.iter().any(|(seen, _)| *seen == id) {
+            self.malformed.push((id, why));
+        }
+    }
+
+    /// A committed batch: `trades` folded but for the `refused`, which stay pending.
+    fn settle(&mut self, mut trades: Vec<(String, Trade)>, refused: Vec<(String, String)>) {
+        self.ingested += (trades.len() - refused.len()) as u64;
+        for (id, why) in refused {
+            trades.retain(|(kept, _)| *kept != id);
+            self.leave_pending(id, why);
+        }
+        self.symbols
+            .extend(trades.into_iter().map(|(_, trade)| trade.symbol));
+    }
+}
+
 /// One stream entry as XREADGROUP gives it; fields are `None` for a deleted entry.
 type StreamEntry = (String, Option<HashMap<String, Value>>);
 type StreamReply = Option<Vec<(String, Vec<StreamEntry>)>>;
@@ -225,11 +245,7 @@ impl RedisStore {
         for (id, fields) in entries {
             match parse_entry(fields) {
                 Ok(trade) => trades.push((id, trade)),
-                Err(why) => {
-                    if !report.malformed.iter().any(|(seen, _)| seen == &id) {
-                        report.malformed.push((id, why));
-                    }
-                }
+                Err(why) => report.leave_pending(id, why),
             }
         }
         loop {
@@ -260,16 +276,18 @@ impl RedisStore {
                 continue;
             }
             // EXEC answers nil when a record changed meanwhile: read again and retry
-            if self.commit_batch(stream, group, &symbols, &trades, now)? {
-                report.ingested += trades.len() as u64;
-                report.symbols.extend(symbols);
-                return Ok(());
-            }
+            let Some(refused) = self.commit_batch(stream, group, &symbols, &trades, now)? else {
+                continue;
+            };
+            report.settle(trades, refused);
+            return Ok(());
         }
     }
 
     /// Under the WATCH `fold_batch` set: the records with `trades` folded in and the
-    /// trades' XACK, as one MULTI/EXEC. False when a watched record changed meanwhile.
+    /// folded trades' XACK, as one MULTI/EXEC. `None` when a watched record changed
+    /// meanwhile; otherwise the trades refused (a record that cannot be read, a fold
+    /// that would overflow it), which stay pending and leave their records as they were.
     fn commit_batch(
         &mut self,
         stream: &str,
@@ -277,22 +295,33 @@ impl RedisStore {
         symbols: &[String],
         trades: &[(String, Trade)],
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut records = self.performance(symbols)?;
-        fold_trades(&mut records, trades.iter().map(|(_, t)| t), now);
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let read = self.performance(symbols)?;
+        let mut records = read.records;
+        let refused = fold_trades(&mut records, &read.unreadable, trades, now);
+        let folded: std::collections::BTreeSet<&str> = trades
+            .iter()
+            .filter(|(id, _)| !refused.iter().any(|(r, _)| r == id))
+            .map(|(_, t)| t.symbol.as_str())
+            .collect();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for (symbol, record) in &records {
+        for (symbol, record) in records.iter().filter(|(s, _)| folded.contains(s.as_str())) {
             hset(&mut pipe, &self.keys.performance_key(symbol), record);
         }
-        pipe.cmd("XACK").arg(stream).arg(group);
-        for (id, _) in trades {
-            pipe.arg(id);
+        let acked: Vec<&str> = trades
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .filter(|id| !refused.iter().any(|(r, _)| r == id))
+            .collect();
+        if !acked.is_empty() {
+            pipe.cmd("XACK").arg(stream).arg(group).arg(&acked).ignore();
         }
-        let acked: Option<(u64,)> = pipe
+        // an empty transaction still answers: nil when a watched record changed
+        let done: Option<()> = pipe
             .query(&mut self.connection)
             .map_err(|e| self.error(e))?;
-        Ok(acked.is_some())
+        Ok(done.map(|()| refused))
     }
 }
 
