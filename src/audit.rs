@@ -20,6 +20,70 @@ pub mod name {
     pub const DATA_AGE_S: &str = "data_age_s";
     /// On a rollback: the audit entry whose universe it republishes.
     pub const ROLLBACK_OF_ENTRY: &str = "rollback_of_entry";
+    /// The bounds the policy was made within ([`super::Bounds`]), as JSON.
+    pub const BOUNDS: &str = "bounds";
+}
+
+/// The bounds a policy was made within: its size and its leverage. Recorded in its audit
+/// entry, so that `proof` judges a policy by the bounds it was made with (a `--top 11`
+/// that reached `generate` only), and `rollback` republishes only what fits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    pub min_symbols: usize,
+    pub max_symbols: usize,
+    pub leverage_min: u32,
+    pub leverage_max: u32,
+}
+
+impl Bounds {
+    /// The largest universe and leverage any setting allows: recorded bounds beyond these
+    /// were not written by `universe`.
+    const MAX_SYMBOLS: usize = 1000;
+    const MAX_LEVERAGE: u32 = 125;
+
+    /// What `settings` allow: `[min_symbols, top]`, or up to `max_symbols` in execution
+    /// mode; the leverage table's range.
+    pub fn of(settings: &crate::settings::Settings) -> Self {
+        let max_symbols = match settings.rotation.mode {
+            crate::rotation::Mode::Execution => settings.top.max(settings.rotation.max_symbols),
+            crate::rotation::Mode::Advisory => settings.top,
+        };
+        let (leverage_min, leverage_max) = settings.leverage.range();
+        Self {
+            min_symbols: settings.min_symbols,
+            max_symbols,
+            leverage_min,
+            leverage_max,
+        }
+    }
+
+    /// The bounds `entry` records: `None` when it records none (written before bounds
+    /// were recorded, or by the Python generator); an error naming the entry when they do
+    /// not read or lie beyond what any setting allows.
+    pub fn recorded(entry: &crate::store::AuditRecord) -> Option<Result<Self, String>> {
+        let text = entry.fields.get(name::BOUNDS)?;
+        let bounds = serde_json::from_str::<Self>(text)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                let sane = (1..=b.max_symbols).contains(&b.min_symbols)
+                    && b.max_symbols <= Self::MAX_SYMBOLS
+                    && (1..=b.leverage_max).contains(&b.leverage_min)
+                    && b.leverage_max <= Self::MAX_LEVERAGE;
+                if sane {
+                    Ok(b)
+                } else {
+                    Err("beyond what any setting allows".into())
+                }
+            });
+        Some(
+            bounds.map_err(|e| format!("audit entry {}: {} {text:?}: {e}", entry.id, name::BOUNDS)),
+        )
+    }
+
+    pub fn to_json(self) -> String {
+        serde_json::to_string(&self).expect("numbers serialise")
+    }
 }
 
 /// How the run that made a policy went, for its audit entry.
@@ -32,6 +96,8 @@ pub struct RunFacts {
     pub replay: bool,
     /// Seconds between the data's time (the exchange's clock) and the local clock.
     pub data_age_s: i64,
+    /// The bounds the policy was made within.
+    pub bounds: Bounds,
 }
 
 /// The audit entry of a publish: the policy's identity, what changed and why, why
@@ -106,6 +172,7 @@ fn cost(plan: &Plan, facts: &RunFacts) -> Vec<(&'static str, String)> {
         ("source", facts.source.clone()),
         (name::REPLAY, facts.replay.to_string()),
         (name::DATA_AGE_S, facts.data_age_s.to_string()),
+        (name::BOUNDS, facts.bounds.to_json()),
         (
             "server_time_ms",
             plan.refresh.overview.server_time.to_string(),

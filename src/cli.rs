@@ -385,8 +385,9 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    /// The bounds an entry that records none is checked against.
     #[command(flatten)]
-    pub validity: Knobs<{ on::VALIDITY }>,
+    pub validity: Knobs<{ on::VALIDITY | on::SIZE }>,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         source: source_choice.describe(settings),
         replay: matches!(source_choice, SourceChoice::Snapshot(_)),
         data_age_s: now - plan.refresh.overview.server_time.div_euclid(1000),
+        bounds: crate::audit::Bounds::of(settings),
     };
     let published = match store.as_mut().filter(|_| !options.dry_run) {
         Some(store) => Some(publish(

@@ -3,7 +3,6 @@
 //!
 //! Everything is recomputed from what is stored; nothing is taken on the generator's word.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use serde::Serialize;
@@ -15,12 +14,17 @@ use crate::policy::{self, Policy, field};
 use crate::settings::Settings;
 use crate::store::AuditRecord;
 
+mod bounds;
+
+use bounds::bounds_of;
+pub(super) use bounds::{leverage_check, size_check};
+
 #[derive(Debug, Serialize)]
-struct Check {
+pub(in crate::cmd) struct Check {
     number: usize,
-    name: String,
-    pass: bool,
-    seen: String,
+    pub(in crate::cmd) name: String,
+    pub(in crate::cmd) pass: bool,
+    pub(in crate::cmd) seen: String,
 }
 
 pub fn run(config: &Settings, json: bool) -> anyhow::Result<ExitCode> {
@@ -91,6 +95,7 @@ fn field_equals(policy: &Policy, name: &str, expected: &str) -> Check {
 
 fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings) -> Vec<Check> {
     let symbols = policy.symbols();
+    let bounds = bounds_of(policy, newest_audit, config);
     vec![
         generator_check(policy),
         field_equals(policy, field::FEATURES_WINDOW, policy::FEATURES_WINDOW),
@@ -98,8 +103,8 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         universe_hash_check(policy, &symbols),
         policy_hash_check(policy),
         validity_check(policy, output::now_epoch()),
-        size_check(&symbols, config),
-        leverage_check(policy, symbols.as_deref().ok(), config.leverage.range()),
+        size_check(&symbols, &bounds),
+        leverage_check(policy, symbols.as_deref().ok(), &bounds),
         audit_check(policy, newest_audit),
         services_check(policy),
         metadata_check(policy),
@@ -149,30 +154,6 @@ fn validity_check(policy: &Policy, now: i64) -> Check {
             ),
         ),
         Err(e) => check("valid_until in the future", false, e.to_string()),
-    }
-}
-
-/// Within `[min_symbols, top]` (`max_symbols` in execution mode), no symbol twice.
-fn size_check(symbols: &anyhow::Result<Vec<String>>, config: &Settings) -> Check {
-    let max = match config.rotation.mode {
-        crate::rotation::Mode::Execution => config.top.max(config.rotation.max_symbols),
-        crate::rotation::Mode::Advisory => config.top,
-    };
-    let min = config.min_symbols;
-    match symbols {
-        Ok(symbols) => {
-            let distinct = symbols.iter().collect::<BTreeSet<_>>().len() == symbols.len();
-            check(
-                &format!("universe size within [{min}, {max}], no symbol twice"),
-                (min..=max).contains(&symbols.len()) && distinct,
-                format!(
-                    "{} symbols{}",
-                    symbols.len(),
-                    if distinct { "" } else { ", with duplicates" }
-                ),
-            )
-        }
-        Err(e) => check("universe size", false, e.to_string()),
     }
 }
 
@@ -325,43 +306,6 @@ fn generator_check(policy: &Policy) -> Check {
             other.map_or_else(|| "missing".into(), |v| format!("{v:?}")),
         ),
     }
-}
-
-fn leverage_check(policy: &Policy, symbols: Option<&[String]>, (low, high): (u32, u32)) -> Check {
-    let name = format!("every symbol has a leverage within [{low}, {high}]");
-    let (Some(symbols), Ok(leverage)) = (symbols, policy.leverage()) else {
-        return check(
-            &name,
-            false,
-            "universe_symbols or leverage_by_symbol unreadable".into(),
-        );
-    };
-    let range = f64::from(low)..=f64::from(high);
-    let wrong: Vec<String> = symbols
-        .iter()
-        .filter_map(|s| match leverage.get(s) {
-            Some(l) if l.as_f64().is_some_and(|l| range.contains(&l)) => None,
-            Some(l) => Some(format!("{s}={l}")),
-            None => Some(format!("{s} missing")),
-        })
-        .collect();
-    let extra = leverage.keys().filter(|k| !symbols.contains(k)).count();
-    let seen = if wrong.is_empty() && extra == 0 {
-        let mut values: Vec<f64> = leverage
-            .values()
-            .filter_map(serde_json::Number::as_f64)
-            .collect();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
-        format!("{} symbols, leverage {}", symbols.len(), values.join("/"))
-    } else {
-        format!(
-            "{}; {extra} entries for symbols not in the universe",
-            wrong.join(", ")
-        )
-    };
-    check(&name, wrong.is_empty() && extra == 0, seen)
 }
 
 fn audit_check(policy: &Policy, newest: Option<&AuditRecord>) -> Check {

@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     let trail = store.audit_trail()?;
     let target = find_target(&trail, args)?;
     let policy = republish(target, settings)?;
+    let bounds = verify(target, &policy, settings)?;
 
     let mut audit = identity(&policy, &history)?;
     audit.insert(
@@ -35,6 +36,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
         target.id.clone(),
     );
     audit.insert("reason".into(), "manual rollback".into());
+    audit.insert(crate::audit::name::BOUNDS.into(), bounds.to_json());
     super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
     writeln!(
         crate::output::stdout(),
@@ -96,6 +98,57 @@ fn find_target<'t>(
     bail!("--steps {steps}: the audit trail holds only {changes} earlier universe(s)")
 }
 
+/// Checks the audited `entry` as `proof` would check a policy before anything is
+/// republished: whoever can append to the audit stream must not be able to make a
+/// rollback publish anything. The universe's hash equals the entry's `universe_hash`
+/// (the one asked for with `--to`), names are symbol names, none twice, size and
+/// leverage within the bounds the entry records (else the settings'). Returns the bounds.
+fn verify(
+    entry: &AuditRecord,
+    policy: &crate::policy::Policy,
+    settings: &Settings,
+) -> anyhow::Result<crate::audit::Bounds> {
+    let recorded = entry
+        .fields
+        .get(field::UNIVERSE_HASH)
+        .map_or("", String::as_str);
+    let computed = policy.get(field::UNIVERSE_HASH).unwrap_or_default();
+    let mut failed = Vec::new();
+    if recorded != computed {
+        failed.push(format!(
+            "its universe_hash {:?} is not the hash of its universe_symbols ({computed})",
+            output::printable(recorded)
+        ));
+    }
+    let bounds = match crate::audit::Bounds::recorded(entry) {
+        Some(Ok(bounds)) => (bounds, "as recorded".to_owned()),
+        Some(Err(why)) => bail!("{why}; it cannot be republished; nothing was written"),
+        None => (
+            crate::audit::Bounds::of(settings),
+            "the settings'".to_owned(),
+        ),
+    };
+    let symbols = policy.symbols();
+    let checks = [
+        super::proof::size_check(&symbols, &bounds),
+        super::proof::leverage_check(policy, symbols.as_deref().ok(), &bounds),
+    ];
+    failed.extend(
+        checks
+            .into_iter()
+            .filter(|c| !c.pass)
+            .map(|c| format!("{}: {}", c.name, output::printable(&c.seen))),
+    );
+    if !failed.is_empty() {
+        bail!(
+            "audit entry {} cannot be republished, nothing was written: {}",
+            output::printable(&entry.id),
+            failed.join("; ")
+        );
+    }
+    Ok(bounds.0)
+}
+
 /// The policy republishing `entry`'s universe now.
 fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::policy::Policy> {
     let get = |name: &str| {
@@ -106,9 +159,9 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
             )
         })
     };
-    let symbols: Vec<String> = serde_json::from_str(get(field::UNIVERSE_SYMBOLS)?)?;
-    let leverage: BTreeMap<String, f64> = serde_json::from_str(get(field::LEVERAGE_BY_SYMBOL)?)?;
-    let scores: BTreeMap<String, SymbolScore> = serde_json::from_str(get(field::SCORES)?)?;
+    let symbols: Vec<String> = json_field(entry, field::UNIVERSE_SYMBOLS)?;
+    let leverage: BTreeMap<String, f64> = json_field(entry, field::LEVERAGE_BY_SYMBOL)?;
+    let scores: BTreeMap<String, SymbolScore> = json_field(entry, field::SCORES)?;
     let now = output::now_epoch();
     let hash = crate::policy::universe_hash(&symbols);
     let draft = Draft {
@@ -126,4 +179,23 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         request_stats: None,
     };
     Ok(draft.seal())
+}
+
+/// A JSON field of an audit entry, in the form the policy needs.
+fn json_field<T: serde::de::DeserializeOwned>(
+    entry: &AuditRecord,
+    name: &str,
+) -> anyhow::Result<T> {
+    let text = entry.fields.get(name).with_context(|| {
+        format!(
+            "audit entry {} has no {name}; it cannot be republished",
+            entry.id
+        )
+    })?;
+    serde_json::from_str(text).with_context(|| {
+        format!(
+            "audit entry {}: {name} is not of its form; it cannot be republished",
+            entry.id
+        )
+    })
 }

@@ -35,7 +35,7 @@ pub mod on {
     pub const MARKET: u8 = 1;
     /// Where the policy lives: every subcommand that reads or writes the store.
     pub const STORE: u8 = 2;
-    /// The universe's size: the selecting subcommands and `proof`.
+    /// The universe's size: the selecting subcommands, `proof` and `rollback`.
     pub const SIZE: u8 = 4;
     /// The candle cache: the selecting subcommands.
     pub const CACHE: u8 = 8;
