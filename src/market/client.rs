@@ -74,8 +74,44 @@ impl Client {
         }
     }
 
+    /// The weight-1 request that learns a new minute's count: the exchange's
+    /// `X-MBX-USED-WEIGHT-1M` on `/fapi/v1/time`, or `None` when it did not answer with
+    /// one. A 429 or 418 is acted on as for any request.
+    fn probe(&self) -> Option<u32> {
+        let url = format!("{}{}", self.base_url, Endpoint::Time.path_and_query());
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.weight
+            .fetch_add(u64::from(Endpoint::Time.weight()), Ordering::Relaxed);
+        let timeout = self.request_timeout.min(self.gate.remaining());
+        let mut response = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .call()
+            .ok()?;
+        // read to the end, so the connection goes back to the pool
+        let _ = read_capped(response.body_mut(), Endpoint::Time.body_limit());
+        let retry_after = header(&response, "retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        match response.status().as_u16() {
+            429 => {
+                self.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.gate.pause(retry_after);
+            }
+            418 => self.gate.ban(FetchError::Banned {
+                url,
+                retry_after_s: retry_after.map(|d| d.as_secs()),
+            }),
+            _ => {}
+        }
+        header(&response, "x-mbx-used-weight-1m").and_then(|v| v.parse().ok())
+    }
+
     fn attempt(&self, url: &str, endpoint: &Endpoint<'_>) -> Result<Attempt, FetchError> {
-        self.gate.acquire(endpoint.weight())?;
+        self.gate.acquire(endpoint.weight(), &|| self.probe())?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let timeout = self.request_timeout.min(self.gate.remaining());
         let response = self

@@ -7,6 +7,15 @@
 //! `REQUEST_WEIGHT` limit exchangeInfo states for the IP. After a 429 every sender waits
 //! out `Retry-After`; after a 418 nothing is sent again. A wait that would end past the
 //! run's deadline fails at once, saying what it waited for.
+//!
+//! What the other programs use is never assumed from an earlier minute: the exchange's
+//! count is the truth. When the others used weight in the last minute, the first sender
+//! of a new minute first learns this minute's count with one weight-1 probe
+//! (`/fapi/v1/time`), and everyone waits for its answer; a minute in which nobody else
+//! used anything costs no probe. (A stale estimate carried from minute to minute, and
+//! only ever raised, once stalled a fetch for eleven minutes with the exchange idle.)
+//! The probe is the only weight that may pass the budget: one unit, in a minute the
+//! others alone have filled.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -32,14 +41,103 @@ pub struct WeightGate {
 
 #[derive(Debug, Default)]
 struct State {
+    minute: Minute,
+    paused_until: Option<Instant>,
+    banned: Option<FetchError>,
+}
+
+/// The weight of the probe that learns a new minute's count.
+pub const PROBE_WEIGHT: u32 = 1;
+
+/// One minute's weight, as the gate knows it: the pure part of the gate.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Minute {
     /// The minute (server clock) `used` counts.
     window: i64,
     /// This minute's weight: ours, or what the exchange reported when that was more.
     used: u32,
     /// The part of `used` this run sent itself.
     own: u32,
-    paused_until: Option<Instant>,
-    banned: Option<FetchError>,
+    /// Whether this minute's count is known: the exchange reported it, or nobody else
+    /// used anything in the minute before.
+    learned: bool,
+    /// A probe is on its way.
+    probing: bool,
+    /// What the others used in the minute before: the fallback when a probe fails.
+    guess: u32,
+}
+
+/// What the gate tells a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The weight is reserved: send.
+    Send,
+    /// Send the probe first (its weight is reserved), then ask again.
+    Probe,
+    /// Another sender's probe is on its way: wait for its answer.
+    AwaitProbe,
+    /// Over the budget: wait for the next minute.
+    NextMinute,
+}
+
+impl Minute {
+    /// Moves to `window`. A new minute starts from this run's own weight only. Its count
+    /// is taken as known only when the others are known to have used nothing in the
+    /// minute just ended; otherwise (they used weight, or a minute passed unseen) it must
+    /// be learned again. A run's first minute is learned by its first, light requests.
+    fn enter(&mut self, window: i64) {
+        if window == self.window {
+            return;
+        }
+        let first = self.window == 0;
+        let others = self.used.saturating_sub(self.own);
+        let next = window == self.window + 1;
+        *self = Minute {
+            window,
+            learned: first || (next && others == 0),
+            guess: if next { others } else { 0 },
+            ..Minute::default()
+        };
+    }
+
+    /// What a sender of `weight` does now, in `window`, under `budget`.
+    fn step(&mut self, window: i64, weight: u32, budget: u32) -> Step {
+        self.enter(window);
+        if !self.learned {
+            if self.probing {
+                return Step::AwaitProbe;
+            }
+            self.probing = true;
+            self.used += PROBE_WEIGHT;
+            self.own += PROBE_WEIGHT;
+            return Step::Probe;
+        }
+        if self.used + weight <= budget {
+            self.used += weight;
+            self.own += weight;
+            return Step::Send;
+        }
+        Step::NextMinute
+    }
+
+    /// The exchange's count of `window`'s weight, from any answer.
+    fn observe(&mut self, window: i64, used: u32) {
+        if window == self.window {
+            self.used = self.used.max(used);
+            self.learned = true;
+        }
+    }
+
+    /// The probe of `window` came back with the exchange's count, or with none (it
+    /// failed): then the others are taken to use what they used in the minute before.
+    fn probed(&mut self, window: i64, used: Option<u32>) {
+        if window != self.window {
+            return;
+        }
+        self.probing = false;
+        self.learned = true;
+        self.used = self.used.max(used.unwrap_or(self.own + self.guess));
+    }
 }
 
 impl WeightGate {
@@ -93,7 +191,9 @@ impl WeightGate {
     }
 
     /// Blocks until `weight` fits in the current minute's budget and reserves it.
-    pub fn acquire(&self, weight: u32) -> Result<(), FetchError> {
+    /// `probe` sends the weight-1 request that learns a new minute's count and returns
+    /// what the exchange reported (`None` when it did not answer).
+    pub fn acquire(&self, weight: u32, probe: &dyn Fn() -> Option<u32>) -> Result<(), FetchError> {
         let mut state = self.state.lock().expect("gate lock");
         loop {
             if let Some(ban) = &state.banned {
@@ -108,29 +208,33 @@ impl WeightGate {
             } else {
                 let server_now = self.server_now_ms();
                 let window = server_now.div_euclid(MINUTE_MS);
-                if window != state.window {
-                    // a new minute: until the exchange says otherwise, the other programs
-                    // on this IP are taken to use what they used in the last one
-                    let others = state.used.saturating_sub(state.own);
-                    let next = window == state.window + 1;
-                    state.window = window;
-                    state.used = if next { others } else { 0 };
-                    state.own = 0;
-                }
                 let budget = self.effective_budget();
-                if state.used + weight <= budget {
-                    state.used += weight;
-                    state.own += weight;
-                    return Ok(());
-                }
                 // a little past the boundary, so both clocks agree the minute turned
                 let next_minute = (window + 1) * MINUTE_MS + 250;
-                let wake_at = now + Duration::from_millis((next_minute - server_now) as u64);
-                let what = format!(
-                    "the next minute's request weight ({} of {budget} used, {weight} more needed)",
-                    state.used
-                );
-                (wake_at, what)
+                let at_next_minute =
+                    now + Duration::from_millis((next_minute - server_now).max(0) as u64);
+                match state.minute.step(window, weight, budget) {
+                    Step::Send => return Ok(()),
+                    Step::Probe => {
+                        drop(state);
+                        let used = probe();
+                        state = self.state.lock().expect("gate lock");
+                        state.minute.probed(window, used);
+                        self.changed.notify_all();
+                        continue;
+                    }
+                    Step::AwaitProbe => (
+                        at_next_minute,
+                        "the exchange's count of this minute's weight".to_owned(),
+                    ),
+                    Step::NextMinute => (
+                        at_next_minute,
+                        format!(
+                            "the next minute's request weight ({} of {budget} used, {weight} more needed)",
+                            state.minute.used
+                        ),
+                    ),
+                }
             };
             if wake_at >= self.deadline {
                 return Err(Self::too_late(wake_at - now, &what));
@@ -145,10 +249,12 @@ impl WeightGate {
 
     /// Takes the exchange's count of this minute's weight into account.
     pub fn observe_used(&self, used: u32) {
-        let mut state = self.state.lock().expect("gate lock");
-        if state.window == self.server_now_ms().div_euclid(MINUTE_MS) {
-            state.used = state.used.max(used);
-        }
+        let window = self.server_now_ms().div_euclid(MINUTE_MS);
+        self.state
+            .lock()
+            .expect("gate lock")
+            .minute
+            .observe(window, used);
     }
 
     /// 429: nobody sends until `retry_after` has passed (else until the next minute).
@@ -206,121 +312,4 @@ fn local_ms() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn far() -> Instant {
-        Instant::now() + Duration::from_secs(600)
-    }
-
-    /// A local clock stopped one second into a minute: no test sees the minute turn.
-    fn stopped_clock() -> i64 {
-        1_761_220_200_000 + 1000
-    }
-
-    fn gate(budget: u32, deadline: Instant) -> WeightGate {
-        WeightGate::with_clock(budget, deadline, stopped_clock)
-    }
-
-    #[test]
-    fn weight_within_budget_passes_at_once() {
-        let gate = gate(100, far());
-        for _ in 0..50 {
-            gate.acquire(2).unwrap();
-        }
-        assert_eq!(gate.state.lock().unwrap().used, 100);
-    }
-
-    #[test]
-    fn over_budget_waits_for_the_next_minute_or_fails_at_the_deadline() {
-        let gate = gate(10, Instant::now() + Duration::from_millis(200));
-        gate.acquire(10).unwrap();
-        let started = Instant::now();
-        let Err(FetchError::Deadline(why)) = gate.acquire(1) else {
-            panic!("expected the deadline");
-        };
-        assert!(
-            why.contains(
-                "waiting 59.2s for the next minute's request weight (10 of 10 used, 1 more needed)"
-            ),
-            "{why}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_millis(100),
-            "fails at once when the wait cannot end in time"
-        );
-    }
-
-    #[test]
-    fn the_exchanges_count_raises_ours() {
-        let gate = gate(100, far());
-        gate.acquire(1).unwrap();
-        gate.observe_used(95);
-        gate.acquire(5).unwrap();
-        assert_eq!(gate.state.lock().unwrap().used, 100);
-    }
-
-    #[test]
-    fn a_new_minute_starts_from_what_the_others_used_in_the_last() {
-        // a clock that moves one minute when told to
-        static MINUTE: AtomicI64 = AtomicI64::new(0);
-        fn moving_clock() -> i64 {
-            stopped_clock() + MINUTE.load(Ordering::Relaxed) * MINUTE_MS
-        }
-        let gate = WeightGate::with_clock(100, far(), moving_clock);
-        gate.acquire(10).unwrap();
-        gate.observe_used(90); // others sent 80 this minute
-        MINUTE.store(1, Ordering::Relaxed);
-        gate.acquire(5).unwrap();
-        assert_eq!(
-            gate.state.lock().unwrap().used,
-            85,
-            "80 assumed from the others, 5 ours"
-        );
-        // two minutes on, nothing is assumed
-        MINUTE.store(3, Ordering::Relaxed);
-        gate.acquire(1).unwrap();
-        assert_eq!(gate.state.lock().unwrap().used, 1);
-    }
-
-    #[test]
-    fn the_exchanges_stated_limit_caps_the_budget() {
-        let gate = gate(2400, Instant::now() + Duration::from_millis(100));
-        assert_eq!(gate.effective_budget(), 2400);
-        gate.set_stated_limit(500);
-        assert_eq!(gate.effective_budget(), 500);
-        gate.acquire(1).unwrap();
-        gate.observe_used(490);
-        gate.acquire(10).unwrap();
-        assert!(matches!(gate.acquire(1), Err(FetchError::Deadline(_))));
-        gate.set_stated_limit(6000);
-        assert_eq!(
-            gate.effective_budget(),
-            2400,
-            "the budget stays the upper bound"
-        );
-    }
-
-    #[test]
-    fn a_pause_holds_every_sender() {
-        let gate = gate(1000, far());
-        gate.pause(Some(Duration::from_millis(300)));
-        let started = Instant::now();
-        gate.acquire(1).unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(290));
-    }
-
-    #[test]
-    fn a_ban_fails_every_later_request() {
-        let gate = gate(1000, far());
-        gate.ban(FetchError::Banned {
-            url: "u".into(),
-            retry_after_s: Some(120),
-        });
-        assert!(matches!(gate.acquire(1), Err(FetchError::Banned { .. })));
-        assert!(matches!(
-            gate.sleep(Duration::from_millis(1)),
-            Err(FetchError::Banned { .. })
-        ));
-    }
-}
+mod tests;
