@@ -2,13 +2,19 @@
 //! real endpoints from a synthetic [`Market`], counts request weight per minute like the
 //! exchange (with `X-MBX-USED-WEIGHT-1M`), logs every request, and misbehaves on purpose
 //! when a test adds a [`Fault`].
+//!
+//! The HTTP/1.1 server is a few lines over `std::net`: a thread per connection, answers
+//! kept alive, every request answered in the order it came. (tiny_http's task pool could
+//! leave a new connection queued behind idle keep-alive ones until the client's 10 s
+//! timeout, which showed as a stray retry or a 10 s test.)
 
 use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use tiny_http::{Header, Response, Server};
 
 use super::market::Market;
 
@@ -68,27 +74,32 @@ struct State {
 pub struct FakeBinance {
     pub market: Arc<Mutex<Market>>,
     state: Arc<Mutex<State>>,
-    server: Arc<Server>,
+    stopped: Arc<AtomicBool>,
     pub url: String,
 }
 
 impl FakeBinance {
     pub fn start(market: Market) -> Self {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind the fake exchange"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake exchange");
+        let port = listener.local_addr().expect("an address").port();
         let market = Arc::new(Mutex::new(market));
         let state = Arc::new(Mutex::new(State::default()));
-        let (srv, mkt, st) = (server.clone(), market.clone(), state.clone());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (mkt, st, stop) = (market.clone(), state.clone(), stopped.clone());
         thread::spawn(move || {
-            for request in srv.incoming_requests() {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
                 let (market, state) = (mkt.clone(), st.clone());
-                thread::spawn(move || serve(request, &market, &state));
+                thread::spawn(move || connection(stream, &market, &state));
             }
         });
         Self {
             market,
             state,
-            server,
+            stopped,
             url: format!("http://127.0.0.1:{port}"),
         }
     }
@@ -146,12 +157,82 @@ impl FakeBinance {
 
 impl Drop for FakeBinance {
     fn drop(&mut self) {
-        self.server.unblock();
+        // the accept loop sees the flag on the connection that wakes it
+        self.stopped.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
     }
 }
 
-fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<State>) {
-    let path = request.url().to_owned();
+/// One client connection: requests read and answered in turn until the client closes
+/// it (or asks to, with `Connection: close`).
+fn connection(stream: TcpStream, market: &Mutex<Market>, state: &Mutex<State>) {
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut writer = std::io::BufWriter::new(writer);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut close = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if line.to_ascii_lowercase() == "connection: close" {
+                close = true;
+            }
+        }
+        let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+        let answer = serve(&path, market, state);
+        if answer.write_to(&mut writer).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// An answer: status, headers and body.
+struct Answer {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        write!(out, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status))?;
+        for (name, value) in &self.headers {
+            write!(out, "{name}: {value}\r\n")?;
+        }
+        write!(out, "Content-Length: {}\r\n\r\n", self.body.len())?;
+        out.write_all(&self.body)?;
+        out.flush()
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        418 => "I'm a teapot",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn serve(path: &str, market: &Mutex<Market>, state: &Mutex<State>) -> Answer {
+    let path = path.to_owned();
     // logged on arrival (status 0 until answered), so hung requests are counted too
     let entry = {
         let mut s = state.lock().unwrap();
@@ -218,17 +299,21 @@ fn serve(request: tiny_http::Request, market: &Mutex<Market>, state: &Mutex<Stat
         s.log[entry].status = status;
         used
     };
-    let mut response = Response::from_data(body)
-        .with_status_code(status)
-        .with_header(header("Content-Type", "application/json"))
-        .with_header(header("X-MBX-USED-WEIGHT-1M", &used.to_string()));
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("X-MBX-USED-WEIGHT-1M", used.to_string()),
+    ];
     if gzip {
-        response = response.with_header(header("Content-Encoding", "gzip"));
+        headers.push(("Content-Encoding", "gzip".to_owned()));
     }
     if let Some(seconds) = retry_after {
-        response = response.with_header(header("Retry-After", &seconds.to_string()));
+        headers.push(("Retry-After", seconds.to_string()));
     }
-    let _ = request.respond(response);
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// `[` and `size` spaces, gzip-compressed: valid JSON so far, never finished, and about
@@ -245,10 +330,6 @@ fn bomb(size: usize) -> Vec<u8> {
         left -= n;
     }
     encoder.finish().unwrap()
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
 }
 
 fn take_fault(state: &Mutex<State>, path: &str) -> Option<Fault> {
