@@ -4,7 +4,7 @@
 //! when a test adds a [`Fault`].
 //!
 //! The HTTP/1.1 server is a few lines over `std::net`: a thread per connection, answers
-//! kept alive, every request answered in the order it came. (tiny_http's task pool could
+//! kept alive, every request answered in the order it came. (`tiny_http`'s task pool could
 //! leave a new connection queued behind idle keep-alive ones until the client's 10 s
 //! timeout, which showed as a stray retry or a 10 s test.)
 
