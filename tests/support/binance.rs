@@ -186,7 +186,7 @@ fn connection(stream: TcpStream, market: &Mutex<Market>, state: &Mutex<State>) {
             if line.is_empty() {
                 break;
             }
-            if line.to_ascii_lowercase() == "connection: close" {
+            if line.eq_ignore_ascii_case("connection: close") {
                 close = true;
             }
         }
