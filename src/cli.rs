@@ -99,12 +99,18 @@ pub struct HistoryFetchArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
 
-    /// Only these symbols, comma-separated [default: every USDT perpetual].
+    /// Only these symbols, comma-separated [default: every USDT perpetual]; a symbol
+    /// the exchange does not list as a USDT perpetual is a usage error.
     #[arg(long, value_name = "SYMBOLS", value_delimiter = ',')]
     pub symbols: Vec<String>,
 
+    /// Stop after this long, failing with what was still waited for; what was fetched
+    /// stays, and a rerun resumes (90m, 6h, 2d).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub deadline: std::time::Duration,
+
     #[command(flatten)]
-    pub knobs: Knobs<{ on::MARKET }>,
+    pub knobs: Knobs<{ on::FETCH }>,
 
     /// Print what was fetched as JSON.
     #[arg(long, env = "UNIVERSE_JSON")]

@@ -6,23 +6,64 @@
 //! Resumable: each symbol's file is its own progress. A rerun reads where each file ends
 //! (a line torn by a stop is cut off) and asks only for what follows. Every request passes
 //! the client's weight gate, so a fetch stays within `--weight-budget`.
+//!
+//! A symbol is fetched page after page until its last closed candle: a short page is not
+//! the end (the exchange may cut one short), only a page with nothing new is. Rows are
+//! written only if `backtest` would read them: each a candle by [`Candle::broken_rule`]'s
+//! rules, times strictly increasing; a row that breaks them stops the fetch, naming the
+//! symbol and the time. Gaps the exchange really has (maintenance) are kept as gaps and
+//! reported.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use crate::market::candles::M15;
-use crate::market::{Endpoint, Source, wire};
+use crate::market::{Candle, Endpoint, Source, wire};
 use crate::progress::Progress;
 
 /// Rows per klines request: Binance's maximum, weight 10.
 pub const LIMIT: u32 = 1500;
 
 /// What a fetch did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Fetched {
     pub symbols: usize,
     pub requests: usize,
     pub candles: usize,
+    /// Symbols whose files are complete so far.
+    pub done: usize,
+    /// Holes in the exchange's own series, kept as holes.
+    pub gaps: Vec<Gap>,
+    /// Symbols whose fetch stopped at a row `backtest` would refuse: the symbol, the
+    /// time and what is wrong. Their files keep what came before.
+    pub refused: Vec<String>,
+}
+
+/// Candles the exchange does not have between two it has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gap {
+    pub symbol: String,
+    /// The open time of the first missing candle and of the next one there is (ms).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub missing: i64,
+}
+
+/// Why a fetch stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The exchange did not answer, or not with klines.
+    #[error("{0}")]
+    Market(String),
+    /// A row that breaks the candle rules: that symbol stops there, the others go on.
+    #[error("{0}")]
+    Refused(String),
+    /// The history folder could not be written (a full disk, say).
+    #[error("{0}")]
+    Write(String),
+    /// `--symbols` named symbols the exchange does not list as USDT perpetuals.
+    #[error("not USDT perpetuals the exchange lists: {}", .0.join(", "))]
+    Unknown(Vec<String>),
 }
 
 /// Fetches `[from, to)` (ms) of `symbols` (none: every USDT perpetual) into `out`.
@@ -33,14 +74,18 @@ pub fn fetch(
     to: Option<i64>,
     symbols: &[String],
     progress: &Progress,
-) -> Result<Fetched, String> {
-    let body = source.fetch(&Endpoint::Time).map_err(|e| e.to_string())?;
-    let server_time = wire::parse_time(&body)?;
+    status: &std::sync::Mutex<Fetched>,
+) -> Result<Fetched, FetchError> {
+    let market = |e: String| FetchError::Market(e);
+    let body = source
+        .fetch(&Endpoint::Time)
+        .map_err(|e| market(e.to_string()))?;
+    let server_time = wire::parse_time(&body).map_err(market)?;
     let to = to.unwrap_or(server_time).min(server_time).div_euclid(M15) * M15;
     let info = source
         .fetch(&Endpoint::ExchangeInfo)
-        .map_err(|e| e.to_string())?;
-    let listed = wire::parse_exchange_info(&info)?;
+        .map_err(|e| market(e.to_string()))?;
+    let listed = wire::parse_exchange_info(&info).map_err(market)?;
     let wanted: Vec<String> = listed
         .symbols
         .iter()
@@ -49,70 +94,124 @@ pub fn fetch(
         .filter(|s| crate::select::eligibility::is_symbol_name(&s.symbol))
         .map(|s| s.symbol.clone())
         .collect();
-    std::fs::create_dir_all(out.join("klines")).map_err(|e| format!("{}: {e}", out.display()))?;
-    write_file(&out.join("exchangeInfo.json"), &info)?;
+    let unknown: Vec<String> = symbols
+        .iter()
+        .filter(|s| !wanted.contains(s))
+        .map(|s| crate::output::printable(s).into_owned())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(FetchError::Unknown(unknown));
+    }
+    let write = |e: String| FetchError::Write(e);
+    std::fs::create_dir_all(out.join("klines"))
+        .map_err(|e| write(format!("{}: {e}", out.display())))?;
+    write_file(&out.join("exchangeInfo.json"), &info).map_err(write)?;
     write_file(
         &out.join("meta.json"),
         format!("{{\"server_time_ms\":{to}}}\n").as_bytes(),
-    )?;
-    let mut done = Fetched {
-        symbols: wanted.len(),
-        ..Fetched::default()
-    };
+    )
+    .map_err(write)?;
+    status.lock().expect("status").symbols = wanted.len();
     progress.start(wanted.len() as u64);
     for symbol in &wanted {
         let file = out.join("klines").join(format!("{symbol}_15m.csv"));
-        fetch_symbol(source, symbol, &file, (from, to), &mut done)?;
+        match fetch_symbol(source, symbol, &file, (from, to), status) {
+            Err(FetchError::Refused(why)) => status.lock().expect("status").refused.push(why),
+            other => other?,
+        }
+        status.lock().expect("status").done += 1;
         progress.advance(source.usage().weight);
     }
     progress.finish();
-    Ok(done)
+    Ok(status.lock().expect("status").clone())
 }
 
-/// One symbol's candles from where its file ends (or `from`) to `to`.
+/// One symbol's candles from where its file ends (or `from`) to `to`: page after page
+/// until a page brings nothing new.
 fn fetch_symbol(
     source: &dyn Source,
     symbol: &str,
     file: &Path,
     (from, to): (i64, i64),
-    done: &mut Fetched,
-) -> Result<(), String> {
-    let mut cursor = resume_at(file)?.map_or(from, |last| last + M15);
+    status: &std::sync::Mutex<Fetched>,
+) -> Result<(), FetchError> {
+    let write = |e: String| FetchError::Write(format!("{}: {e}", file.display()));
+    let last = resume_at(file).map_err(FetchError::Write)?;
+    let mut cursor = last.map_or(from, |last| last + M15);
     let mut csv = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(file)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    if csv.metadata().map_err(|e| e.to_string())?.len() == 0 {
+        .map_err(|e| write(e.to_string()))?;
+    if csv.metadata().map_err(|e| write(e.to_string()))?.len() == 0 {
         csv.write_all(b"time,open,high,low,close,volume\n")
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| write(e.to_string()))?;
     }
+    let mut previous = last;
     while cursor + M15 <= to {
         let endpoint = Endpoint::Klines {
             symbol,
             start_time: cursor,
             limit: LIMIT,
         };
-        let body = source.fetch(&endpoint).map_err(|e| e.to_string())?;
-        done.requests += 1;
-        let rows = rows(&body).map_err(|e| format!("klines of {symbol}: {e}"))?;
+        let body = source
+            .fetch(&endpoint)
+            .map_err(|e| FetchError::Market(e.to_string()))?;
+        let rows =
+            rows(&body).map_err(|e| FetchError::Market(format!("klines of {symbol}: {e}")))?;
         let closed: Vec<&Row> = rows
             .iter()
             .filter(|r| r.0 >= cursor && r.0 + M15 <= to)
             .collect();
         let Some(last) = closed.last() else { break };
         let mut text = String::new();
+        let mut gaps = Vec::new();
         for row in &closed {
+            check_row(symbol, row, previous)?;
+            if let Some(before) = previous.filter(|&p| row.0 > p + M15) {
+                gaps.push(Gap {
+                    symbol: symbol.to_owned(),
+                    from_ms: before + M15,
+                    to_ms: row.0,
+                    missing: (row.0 - before) / M15 - 1,
+                });
+            }
+            previous = Some(row.0);
             text.push_str(&row.csv());
         }
         // one write per page: a stop leaves at most one torn line, cut off on resume
         csv.write_all(text.as_bytes())
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-        done.candles += closed.len();
+            .map_err(|e| write(e.to_string()))?;
         cursor = last.0 + M15;
-        if rows.len() < LIMIT as usize {
-            break;
-        }
+        let mut status = status.lock().expect("status");
+        status.candles += closed.len();
+        status.gaps.extend(gaps);
+    }
+    Ok(())
+}
+
+/// A row is written only if `backtest` would read it: a candle by the rules, after the
+/// last one written.
+fn check_row(symbol: &str, row: &Row, previous: Option<i64>) -> Result<(), FetchError> {
+    let refuse = |why: String| {
+        FetchError::Refused(format!(
+            "klines of {symbol}: the candle at {} {why}; nothing of it was written",
+            crate::output::epoch(row.0.div_euclid(1000))
+        ))
+    };
+    let number = |i: usize| row.1[i].parse::<f64>().unwrap_or(f64::NAN);
+    let candle = Candle {
+        open_time: row.0,
+        open: number(0),
+        high: number(1),
+        low: number(2),
+        close: number(3),
+    };
+    if let Some(why) = candle.broken_rule(number(4)) {
+        return Err(refuse(format!("breaks the candle rules: {why}")));
+    }
+    if previous.is_some_and(|p| row.0 <= p) {
+        return Err(refuse("repeats or comes before the one before it".into()));
     }
     Ok(())
 }

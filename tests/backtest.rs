@@ -191,8 +191,17 @@ fn history_fetch_gets_every_closed_candle_once_and_resumes() {
         universe(home.path(), &args)
     };
     let from = utc(first);
-    fetch(&["--from", &from]).assert_code(0);
+    // ZEROUSDT's zero prices are refused, by name; the others are fetched whole
+    let run = fetch(&["--from", &from]);
+    run.assert_code(3);
+    assert!(run.stderr.contains("klines of ZEROUSDT"), "{}", run.stderr);
     let tradable = market.tradable_symbols();
+    let symbols = tradable.join(",");
+    let fetch = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["--symbols", &symbols]);
+        fetch(&args)
+    };
     let read = |symbol: &str| {
         std::fs::read_to_string(out.join(format!("klines/{symbol}_15m.csv"))).unwrap()
     };
@@ -239,4 +248,176 @@ fn history_fetch_gets_every_closed_candle_once_and_resumes() {
         ],
     );
     run.assert_code(0);
+}
+
+/// `history fetch` goes on past a page the exchange cut short, and writes only rows
+/// `backtest` accepts: a repeated candle or one whose high is below its low stops the
+/// fetch, naming the symbol and the time, with nothing of that page written.
+#[test]
+fn history_fetch_reads_past_a_short_page_and_refuses_rows_backtest_would() {
+    use crate::support::binance::{FakeBinance, Fault};
+    let home = tempfile::tempdir().unwrap();
+    let market = Market::generate(START + 500 * M15 + 7 * 60_000, 4, 5);
+    let tradable = market.tradable_symbols();
+    let first = market.listing(&tradable[0]).unwrap().candles[0].0;
+    let exchange = FakeBinance::start(market.clone());
+    let out = home.path().join("history");
+    let fetch = |symbol: &str| {
+        let args = [
+            "history",
+            "fetch",
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            &exchange.url,
+            "--from",
+            &utc(first),
+            "--symbols",
+            symbol,
+        ];
+        universe(home.path(), &args)
+    };
+    let page = |symbol: &str| -> Vec<serde_json::Value> {
+        serde_json::from_str(&market.klines_body(symbol, Some(first), 1500).unwrap()).unwrap()
+    };
+    let serve = |symbol: &str, rows: &[serde_json::Value]| {
+        exchange.fault(
+            &format!("symbol={symbol}&interval=15m&startTime={first}&"),
+            Some(1),
+            Fault::Body(serde_json::to_string(rows).unwrap()),
+        );
+    };
+    let read = |symbol: &str| {
+        std::fs::read_to_string(out.join(format!("klines/{symbol}_15m.csv"))).unwrap()
+    };
+
+    // a short first page is not the end
+    let rows = page(&tradable[0]);
+    serve(&tradable[0], &rows[..60]);
+    fetch(&tradable[0]).assert_code(0);
+    let closed = market.listing(&tradable[0]).unwrap().candles.iter();
+    let closed = closed.filter(|c| c.0 + M15 <= market.server_time).count();
+    assert!(closed > 60, "the market is longer than the short page");
+    assert_eq!(read(&tradable[0]).lines().count(), closed + 1);
+
+    // a repeated candle
+    let mut rows = page(&tradable[1]);
+    rows.insert(10, rows[9].clone());
+    serve(&tradable[1], &rows);
+    let run = fetch(&tradable[1]);
+    run.assert_code(3);
+    let repeated = utc(rows[9][0].as_i64().unwrap()).replace(' ', "T");
+    assert!(
+        run.stderr.contains(&tradable[1]) && run.stderr.contains(&repeated),
+        "symbol and time named: {}",
+        run.stderr
+    );
+    assert_eq!(read(&tradable[1]).lines().count(), 1, "nothing of the page");
+
+    // a high below its low
+    let mut rows = page(&tradable[2]);
+    rows[5][2] = serde_json::json!("0.0001");
+    serve(&tradable[2], &rows);
+    let run = fetch(&tradable[2]);
+    run.assert_code(3);
+    assert!(run.stderr.contains("high"), "{}", run.stderr);
+
+    // what the fetch wrote, backtest reads (a header-only file is named, then left out)
+    let run = universe(
+        home.path(),
+        &[
+            "backtest",
+            "--history",
+            out.to_str().unwrap(),
+            "--draws",
+            "2",
+            "--top",
+            "1",
+            "--min-symbols",
+            "1",
+        ],
+    );
+    run.assert_code(0);
+    assert!(run.stderr.contains("holds no candles"), "{}", run.stderr);
+
+    // an unknown symbol and a flag history fetch does not use are usage errors
+    let run = fetch("NOPEUSDT");
+    run.assert_code(2);
+    assert!(run.stderr.contains("NOPEUSDT"), "{}", run.stderr);
+    let run = universe(
+        home.path(),
+        &[
+            "history",
+            "fetch",
+            "--out",
+            "x",
+            "--from",
+            "2023-07-01",
+            "--min-age-days",
+            "3",
+        ],
+    );
+    run.assert_code(2);
+}
+
+/// A history file with a value no market has is refused with its file and line; the
+/// backtest never prints NaN totals for it.
+#[test]
+fn backtest_refuses_a_file_with_an_impossible_candle_by_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("history");
+    write_history(&dir, 700);
+    let file = dir.join("klines/S01USDT_15m.csv");
+    let good = std::fs::read_to_string(&file).unwrap();
+    let breakers = [
+        ("NaN", "close NaN"),
+        ("inf", "close inf"),
+        ("0", "close 0.0"),
+        ("-3", "close -3.0"),
+        ("1e300", "close 1e300"),
+    ];
+    for (close, said) in breakers {
+        let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+        let mut fields: Vec<String> = lines[300].split(',').map(str::to_owned).collect();
+        fields[4] = close.to_owned();
+        lines[300] = fields.join(",");
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let run = universe(
+            home.path(),
+            &[
+                "backtest",
+                "--history",
+                dir.to_str().unwrap(),
+                "--draws",
+                "2",
+            ],
+        );
+        assert_ne!(run.code, 0, "{close}");
+        let at = format!("S01USDT_15m.csv:301: {said}");
+        assert!(run.stderr.contains(&at), "{close}: {}", run.stderr);
+    }
+    // a high below its low, and a time off the 15-minute grid
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    let mut fields: Vec<String> = lines[300].split(',').map(str::to_owned).collect();
+    fields.swap(2, 3);
+    lines[300] = fields.join(",");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let run = universe(
+        home.path(),
+        &["backtest", "--history", dir.to_str().unwrap()],
+    );
+    assert!(run.stderr.contains(":301: low"), "{}", run.stderr);
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    lines[300] = lines[300].replacen(":00,", ":07,", 1);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let run = universe(
+        home.path(),
+        &["backtest", "--history", dir.to_str().unwrap()],
+    );
+    assert!(
+        run.stderr
+            .contains(":301: its time is not on the 15-minute grid"),
+        "{}",
+        run.stderr
+    );
 }

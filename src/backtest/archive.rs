@@ -74,7 +74,17 @@ impl Archive {
             .map_err(|e| format!("{}: {e}", at("exchangeInfo.json").display()))?;
         let mut series = BTreeMap::new();
         for (symbol, path) in files(&at("klines"), "_15m.csv")? {
-            series.insert(symbol, read_candles(&path)?);
+            let candles = read_candles(&path)?;
+            if candles.candles.is_empty() {
+                // reported, not dropped silently
+                crate::warn!(
+                    "universe: warning: {} holds no candles; {} is left out",
+                    path.display(),
+                    crate::output::printable(&symbol)
+                );
+                continue;
+            }
+            series.insert(symbol, candles);
         }
         let mut funding = BTreeMap::new();
         if at("funding").is_dir() {
@@ -223,7 +233,10 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     i64::try_from(ms).ok()
 }
 
-/// `time,open,high,low,close,volume` rows, oldest first, strictly increasing in time.
+/// `time,open,high,low,close,volume` rows, oldest first, strictly increasing in time,
+/// each a candle by [`Candle::broken_rule`]'s rules. A file that breaks them is refused
+/// with its line and what is wrong: a backtest never computes on a NaN, an absurd price or
+/// a candle whose high is below its low.
 fn read_candles(path: &Path) -> Result<Series, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut series = Series::default();
@@ -256,12 +269,19 @@ fn read_candles(path: &Path) -> Result<Series, String> {
             close: number()?,
         };
         let volume = number()?;
+        if let Some(why) = candle.broken_rule(volume) {
+            return Err(format!("{}:{}: {why}", path.display(), n + 1));
+        }
         if series
             .candles
             .last()
             .is_some_and(|c| c.open_time >= open_time)
         {
-            return Err(format!("{}:{}: times must increase", path.display(), n + 1));
+            return Err(format!(
+                "{}:{}: times must increase (a repeated or out-of-order candle)",
+                path.display(),
+                n + 1
+            ));
         }
         series.candles.push(candle);
         series.volumes.push(volume);

@@ -21,9 +21,41 @@ pub struct Candle {
     pub close: f64,
 }
 
+/// The largest price a stored candle may carry; above it a price is absurd (a `1e300`
+/// in a history file).
+pub const MAX_PRICE: f64 = 1e9;
+
 impl Candle {
     fn prices(&self) -> [f64; 4] {
         [self.open, self.high, self.low, self.close]
+    }
+
+    /// What is wrong with this 15m candle, by the rules every stored history keeps
+    /// (`history fetch` writes nothing else, `backtest` reads nothing else): its open on
+    /// the 15-minute grid; open, high, low and close finite, positive and at most
+    /// [`MAX_PRICE`]; `low ≤ open, close ≤ high`; `volume` finite and not negative.
+    pub fn broken_rule(&self, volume: f64) -> Option<String> {
+        if self.open_time.rem_euclid(M15) != 0 {
+            return Some("its time is not on the 15-minute grid".into());
+        }
+        let names = ["open", "high", "low", "close"];
+        for (name, price) in names.iter().zip(self.prices()) {
+            if !(price.is_finite() && price > 0.0 && price <= MAX_PRICE) {
+                return Some(format!(
+                    "{name} {price:?} is not a price (finite, above 0, at most {MAX_PRICE:?})"
+                ));
+            }
+        }
+        if self.low > self.open.min(self.close) || self.high < self.open.max(self.close) {
+            return Some(format!(
+                "low {:?} and high {:?} do not hold open {:?} and close {:?}",
+                self.low, self.high, self.open, self.close
+            ));
+        }
+        if !(volume.is_finite() && volume >= 0.0) {
+            return Some(format!("volume {volume:?} is not finite and non-negative"));
+        }
+        None
     }
 }
 

@@ -218,6 +218,10 @@ impl Source for Client {
         self.gate.set_stated_limit(limit);
     }
 
+    fn waiting_for(&self) -> Option<String> {
+        self.gate.waiting_for()
+    }
+
     fn usage(&self) -> Usage {
         Usage {
             requests: self.requests.load(Ordering::Relaxed),

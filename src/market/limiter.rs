@@ -42,6 +42,8 @@ pub struct WeightGate {
 #[derive(Debug, Default)]
 struct State {
     minute: Minute,
+    /// What a sender is waiting for now, for progress lines.
+    waiting: Option<String>,
     paused_until: Option<Instant>,
     banned: Option<FetchError>,
 }
@@ -239,12 +241,19 @@ impl WeightGate {
             if wake_at >= self.deadline {
                 return Err(Self::too_late(wake_at - now, &what));
             }
+            state.waiting = Some(what);
             state = self
                 .changed
                 .wait_timeout(state, wake_at - now)
                 .expect("gate lock")
                 .0;
+            state.waiting = None;
         }
+    }
+
+    /// What a sender is waiting for right now, if anything.
+    pub fn waiting_for(&self) -> Option<String> {
+        self.state.lock().expect("gate lock").waiting.clone()
     }
 
     /// Takes the exchange's count of this minute's weight into account.

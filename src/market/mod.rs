@@ -190,6 +190,12 @@ pub trait Source: Sync {
     /// The `REQUEST_WEIGHT` limit per minute exchangeInfo states for this IP.
     fn observe_weight_limit(&self, _limit: u32) {}
 
+    /// What a request is waiting for right now (the next minute's weight, a 429's
+    /// `Retry-After`), for progress lines.
+    fn waiting_for(&self) -> Option<String> {
+        None
+    }
+
     /// Whether this replays recorded data (whose age is no sign of a fault).
     fn is_replay(&self) -> bool {
         false

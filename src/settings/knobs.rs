@@ -41,6 +41,10 @@ pub mod on {
     pub const CACHE: u8 = 8;
     /// How long a published policy stays valid: `generate`, `rollback`.
     pub const VALIDITY: u8 = 16;
+    /// How the exchange is reached (its address, the weight budget, requests in flight,
+    /// their timeout): also `history fetch`, which screens nothing and has a deadline of
+    /// its own.
+    pub const FETCH: u8 = 32;
     /// Everything a selection reads.
     pub const SELECTION: u8 = MARKET | STORE | SIZE | CACHE;
 }
@@ -128,20 +132,20 @@ const fn knob(
     }
 }
 
-use on::{CACHE, MARKET, SIZE, STORE, VALIDITY};
+use on::{CACHE, FETCH, MARKET, SIZE, STORE, VALIDITY};
 
 /// Every knob, in the order `universe config` lists them.
 #[rustfmt::skip]
 pub static KNOBS: &[Knob] = &[
-    knob("exchange.base_url", Kind::Text(Text::HttpUrl), "\"https://fapi.binance.com\"", flag("base-url", "UNIVERSE_BINANCE_URL", "URL", MARKET),
+    knob("exchange.base_url", Kind::Text(Text::HttpUrl), "\"https://fapi.binance.com\"", flag("base-url", "UNIVERSE_BINANCE_URL", "URL", MARKET | FETCH),
         "Binance USDⓈ-M REST base URL"),
-    knob("exchange.concurrency", whole(1, 64), "16", flag("concurrency", "UNIVERSE_CONCURRENCY", "N", MARKET),
+    knob("exchange.concurrency", whole(1, 64), "16", flag("concurrency", "UNIVERSE_CONCURRENCY", "N", MARKET | FETCH),
         "Candle requests in flight at once"),
-    knob("exchange.weight_budget", whole(50, 6000), "1200", flag("weight-budget", "UNIVERSE_WEIGHT_BUDGET", "WEIGHT", MARKET),
+    knob("exchange.weight_budget", whole(50, 6000), "1200", flag("weight-budget", "UNIVERSE_WEIGHT_BUDGET", "WEIGHT", MARKET | FETCH),
         "Request weight the IP may reach per minute, counting what the exchange reports as used by others; past it the run waits for the next minute"),
     knob("exchange.deadline_s", whole(1, 3600), "120", flag("deadline", "UNIVERSE_DEADLINE", "SECONDS", MARKET),
         "Seconds the whole run may take; past it, it fails closed"),
-    knob("exchange.request_timeout_s", whole(1, 3600), "10", flag("request-timeout", "UNIVERSE_REQUEST_TIMEOUT", "SECONDS", MARKET),
+    knob("exchange.request_timeout_s", whole(1, 3600), "10", flag("request-timeout", "UNIVERSE_REQUEST_TIMEOUT", "SECONDS", MARKET | FETCH),
         "Seconds one HTTP request may take before it counts as failed and is retried"),
     knob("exchange.max_data_age_s", whole(0, 30 * 86_400), "300", flag("max-data-age", "UNIVERSE_MAX_DATA_AGE", "SECONDS", MARKET),
         "Fail closed when the exchange's clock (the time of its data) lags the local clock by more seconds than this: a frozen mirror or a stuck proxy; 0 turns the check off; a snapshot replay (--source DIR) is never checked"),
