@@ -5,7 +5,10 @@
 #   policy_refresh.sh [GENERATE-FLAGS…]
 #
 # Configure both commands with UNIVERSE_* variables (UNIVERSE_STORE, UNIVERSE_TOP, …):
-# flags given here reach `generate` only. Also read:
+# flags given here reach `generate` only (proof judges a policy by the bounds its audit
+# entry records, so `--top 11` here still proves). UNIVERSE_STORE is required: without it
+# the script refuses to run (exit 2) rather than publish to a default folder the trading
+# services never read. Also read:
 #   UNIVERSE_BIN        the binary (default: `universe` on PATH)
 #   UNIVERSE_LOCK       the lock file (default: $XDG_RUNTIME_DIR, else /tmp, /universe-refresh.lock)
 #   UNIVERSE_LOCK_WAIT  seconds to wait for a running refresh before giving up (default 0)
@@ -14,14 +17,24 @@
 #   POLICY_AUDIT: version=… hash=… universe_count=… valid_until=…
 #
 # Exit: generate's code when it fails (the previous policy then stands untouched),
-# else proof's; 1 when another refresh holds the lock. There is no fallback list.
+# else proof's; 1 when another refresh holds the lock; 2 without UNIVERSE_STORE. There
+# is no fallback list.
 set -uo pipefail
+
+log() { printf '%s policy_refresh[%d] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >&2; }
+
+case "${UNIVERSE_STORE:-}" in
+  "")
+    log "UNIVERSE_STORE is not set: name the store the trading services read (redis://… or file:DIR); nothing was run"
+    exit 2 ;;
+  *CHANGE-ME*)
+    log "UNIVERSE_STORE still holds the example's CHANGE-ME password (/etc/universe/universe.env); nothing was run"
+    exit 2 ;;
+esac
 
 bin=${UNIVERSE_BIN:-universe}
 lock=${UNIVERSE_LOCK:-${XDG_RUNTIME_DIR:-/tmp}/universe-refresh.lock}
 wait_s=${UNIVERSE_LOCK_WAIT:-0}
-
-log() { printf '%s policy_refresh[%d] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >&2; }
 
 # run NAME COMMAND…: every output line timestamped and tagged; returns COMMAND's code
 run() {

@@ -169,7 +169,8 @@ pub struct PerfArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PerfCommand {
-    /// Set one symbol's record by hand (it replaces what is there).
+    /// Set one symbol's record by hand: universe's own fields are replaced; in a record the
+    /// performance tracker shares, its figures (win rate, trades) are left as it wrote them.
     Record(PerfRecordArgs),
     /// Fold closed trades from the trade stream into the records, each exactly once.
     Ingest(PerfIngestArgs),

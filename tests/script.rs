@@ -103,3 +103,36 @@ fn runs_never_overlap() {
     assert!(stderr.contains("another refresh holds"), "{stderr}");
     assert_eq!(first.join().unwrap().status.code(), Some(0));
 }
+
+#[test]
+fn without_an_explicit_store_the_script_runs_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    for store in [None, Some("redis://:CHANGE-ME@127.0.0.1:1/0")] {
+        let mut command = refresh_command(home.path(), &exchange.url);
+        match store {
+            None => command.env_remove("UNIVERSE_STORE"),
+            Some(url) => command.env("UNIVERSE_STORE", url),
+        };
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("UNIVERSE_STORE"), "{stderr}");
+    }
+    assert_eq!(exchange.log().len(), 0, "nothing was fetched");
+    assert!(!home.path().join("state").exists(), "nothing was published");
+}
+
+#[test]
+fn flags_for_generate_alone_still_prove() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let out = refresh_command(home.path(), &exchange.url)
+        .args(["--top", "11"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("universe_count=11"), "{stderr}");
+    assert!(stderr.contains("within [3, 11] (as recorded"), "{stderr}");
+}

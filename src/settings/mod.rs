@@ -115,6 +115,14 @@ fn assemble(v: &mut Values) -> Result<Settings, UsageError> {
     let max_data_age = v.whole::<u64>("exchange.max_data_age_s");
     let max_correlation = v.number("diversity.max_correlation");
     let tls_ca = v.text("store.tls_ca_file");
+    if !tls_ca.is_empty()
+        && matches!(&store, Location::Redis(url) if url.expose().starts_with("redis://"))
+    {
+        return Err(v.refuse(
+            "store.tls_ca_file",
+            "no CA file with a redis:// store, which does not use TLS (a rediss:// URL does)",
+        ));
+    }
     Ok(Settings {
         client: exchange(v),
         filters: Filters {
@@ -241,7 +249,12 @@ fn lists(v: &Values, top: usize) -> Result<Lists, UsageError> {
 fn store_location(v: &Values) -> Result<Location, UsageError> {
     let text = v.text("store.url");
     if !text.is_empty() {
-        return Location::parse(&text).map_err(|e| UsageError(format!("store.url: {}", e.0)));
+        // named by where it came from: a config file's key is not the flag
+        let origin = v.origin("store.url");
+        return Location::parse(&text).map_err(|e| {
+            let why = e.0.replacen("--store ", "", 1);
+            UsageError(format!("store.url ({origin}): {why}"))
+        });
     }
     default_state_dir()
         .map(|dir| Location::File(dir.join("universe")))

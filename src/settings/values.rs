@@ -61,6 +61,11 @@ impl Values {
         Ok(values)
     }
 
+    /// Where `key`'s value came from (a flag, a variable, a config file, the default).
+    pub fn origin(&self, key: &str) -> String {
+        self.get(key).origin.to_string()
+    }
+
     fn get(&self, key: &str) -> &Resolved {
         self.resolved
             .get(find(key).key)

@@ -209,8 +209,8 @@ impl Location {
             // parser's own message may quote the password, so it is not repeated
             if text.into_connection_info().is_err() {
                 return Err(UsageError(format!(
-                    "--store {:?}: not a valid Redis URL (redis://[user:password@]host[:port][/db])",
-                    redact(text)
+                    "--store {:?}: not a valid Redis URL (redis://[user:password@]host[:port][/db]; percent-encode @ : / # % ? in a password)",
+                    redact_unparsed(text)
                 )));
             }
             return Ok(Location::Redis(RedisUrl(text.to_owned())));
@@ -225,7 +225,7 @@ impl Location {
         }
         Err(UsageError(format!(
             "--store {:?}: expected redis://…, rediss://… or file:DIR",
-            redact(text)
+            redact_unparsed(text)
         )))
     }
 
@@ -278,9 +278,43 @@ impl fmt::Debug for RedisUrl {
     }
 }
 
-/// Every word of `text` (split at white space and quotes) that holds an `@`, redacted
-/// as [`redact`] does: for messages that quote what the user wrote (a config file's line).
+/// A store URL that does not parse, redacted: everything between the scheme (kept, since
+/// a typo there is what the user must see) and the host after the last `@` is `***`. A
+/// password may hold `@ : / # % ? & = +`, spaces or any character, so nothing in it can
+/// mark where it ends but the last `@`.
+pub fn redact_unparsed(text: &str) -> String {
+    let Some((_, host)) = text.rsplit_once('@') else {
+        return text.to_owned();
+    };
+    match text.find("://") {
+        Some(i) if i < text.len() - host.len() => format!("{}***@{host}", &text[..i + 3]),
+        _ => format!("***@{host}"),
+    }
+}
+
+/// Every line of `text` that holds an `@` after a `://` or a quote, redacted as
+/// [`redact_unparsed`] does, from the scheme to the line's last `@`: for messages that
+/// quote what the user wrote (a config file's line), where a password may hold spaces.
 pub fn redact_all(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let Some(at) = line.rfind('@') else {
+                return line.to_owned();
+            };
+            let start = line[..at]
+                .find("://")
+                .map(|i| i + 3)
+                .or_else(|| line[..at].find(['"', '\'']).map(|i| i + 1));
+            match start {
+                Some(start) => format!("{}***{}", &line[..start], &line[at..]),
+                None => redact_words(line),
+            }
+        })
+        .collect()
+}
+
+/// Every word of `text` (split at white space and quotes) that holds an `@`, redacted.
+fn redact_words(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
@@ -342,7 +376,33 @@ mod tests {
         assert_eq!(redact("redis//:s3cret@h:1"), "***@h:1");
         assert_eq!(
             redact_all("2 | url = \"redis://:s3cret@h:1/0\nnext"),
-            "2 | url = \"redis://:***@h:1/0\nnext"
+            "2 | url = \"redis://***@h:1/0\nnext"
+        );
+        // a raw password with every character a URL gives a meaning to, and more
+        let raw = "p@ss:w/rd#%?&=+ üx";
+        for url in [
+            format!("redis://:{raw}@h:6379/0"),
+            format!("redis://app:{raw}@h:6379"),
+            format!("rediss://{raw}@h"),
+            format!("redis//:{raw}@h"),
+        ] {
+            let err = Location::parse(&url).unwrap_err().0;
+            for piece in ["p@ss", "ss:w", "rd#", "üx"] {
+                assert!(!err.contains(piece), "{piece} in {err}");
+            }
+            assert!(err.contains("@h"), "the host stays: {err}");
+            let quoted = redact_all(&format!("3 | url = \"{url}\"\n"));
+            assert!(
+                !quoted.contains("ss:w") && !quoted.contains("üx"),
+                "{quoted}"
+            );
+        }
+        let err = Location::parse(&format!("redis://:{raw}@h:6379/0"))
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("\"redis://***@h:6379/0\""),
+            "the scheme stays: {err}"
         );
         for typo in [
             "redis//:s3cret@h",
