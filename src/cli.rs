@@ -1,7 +1,6 @@
 //! The command line: one documented struct per subcommand. Every option can also be set
 //! by the environment variable shown in `--help`, and most by the config file; the
 //! command line wins over the environment, which wins over the file.
-//!
 //! Nothing here is checked beyond its type: [`crate::settings`] resolves and validates
 //! it, with the file and the defaults, into the settings the commands run on. Options
 //! therefore carry no clap default (a default would hide the file's value); the defaults
@@ -99,13 +98,11 @@ pub struct HistoryFetchArgs {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
 
-    /// Only these symbols, comma-separated [default: every USDT perpetual]; a symbol
-    /// the exchange does not list as a USDT perpetual is a usage error.
+    /// Only these USDT perpetuals, comma-separated [default: all of them].
     #[arg(long, value_name = "SYMBOLS", value_delimiter = ',')]
     pub symbols: Vec<String>,
 
-    /// Stop after this long, failing with what was still waited for; what was fetched
-    /// stays, and a rerun resumes (90m, 6h, 2d).
+    /// Stop after this long (90m, 6h, 2d); what was fetched stays, a rerun resumes.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub deadline: std::time::Duration,
 
@@ -169,8 +166,7 @@ pub struct PerfArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PerfCommand {
-    /// Set one symbol's record by hand: universe's own fields are replaced; in a record the
-    /// performance tracker shares, its figures (win rate, trades) are left as it wrote them.
+    /// Set one symbol's record by hand (universe's fields; the tracker's stay as written).
     Record(PerfRecordArgs),
     /// Fold closed trades from the trade stream into the records, each exactly once.
     Ingest(PerfIngestArgs),
@@ -392,7 +388,6 @@ pub struct RollbackArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
-    /// The bounds an entry that records none is checked against.
     #[command(flatten)]
     pub validity: Knobs<{ on::VALIDITY | on::SIZE }>,
 }

@@ -164,21 +164,7 @@ fn fetch_symbol(
             .filter(|r| r.0 >= cursor && r.0 + M15 <= to)
             .collect();
         let Some(last) = closed.last() else { break };
-        let mut text = String::new();
-        let mut gaps = Vec::new();
-        for row in &closed {
-            check_row(symbol, row, previous)?;
-            if let Some(before) = previous.filter(|&p| row.0 > p + M15) {
-                gaps.push(Gap {
-                    symbol: symbol.to_owned(),
-                    from_ms: before + M15,
-                    to_ms: row.0,
-                    missing: (row.0 - before) / M15 - 1,
-                });
-            }
-            previous = Some(row.0);
-            text.push_str(&row.csv());
-        }
+        let (text, gaps) = page_text(symbol, &closed, &mut previous)?;
         // one write per page: a stop leaves at most one torn line, cut off on resume
         csv.write_all(text.as_bytes())
             .map_err(|e| write(e.to_string()))?;
@@ -188,6 +174,31 @@ fn fetch_symbol(
         status.gaps.extend(gaps);
     }
     Ok(())
+}
+
+/// A page's rows as CSV lines, each checked against the one before, and the gaps
+/// between them.
+fn page_text(
+    symbol: &str,
+    rows: &[&Row],
+    previous: &mut Option<i64>,
+) -> Result<(String, Vec<Gap>), FetchError> {
+    let mut text = String::new();
+    let mut gaps = Vec::new();
+    for row in rows {
+        check_row(symbol, row, *previous)?;
+        if let Some(before) = previous.filter(|&p| row.0 > p + M15) {
+            gaps.push(Gap {
+                symbol: symbol.to_owned(),
+                from_ms: before + M15,
+                to_ms: row.0,
+                missing: (row.0 - before) / M15 - 1,
+            });
+        }
+        *previous = Some(row.0);
+        text.push_str(&row.csv());
+    }
+    Ok((text, gaps))
 }
 
 /// A row is written only if `backtest` would read it: a candle by the rules, after the

@@ -48,23 +48,7 @@ pub fn fetch(settings: &Settings, args: &HistoryFetchArgs) -> anyhow::Result<Exi
         finished.store(true, Ordering::Relaxed);
         result
     });
-    let mut done = match result {
-        Ok(done) => done,
-        Err(FetchError::Unknown(symbols)) => {
-            return Err(UsageError(format!("--symbols: {}", FetchError::Unknown(symbols))).into());
-        }
-        Err(FetchError::Market(detail) | FetchError::Refused(detail)) => {
-            return Err(FailClosed::Fetch {
-                what: format!("history into {}", args.out.display()),
-                detail,
-            }
-            .into());
-        }
-        // a local failure (a full disk) says nothing about the market
-        Err(FetchError::Write(detail)) => {
-            anyhow::bail!("writing the history into {}: {detail}", args.out.display())
-        }
-    };
+    let mut done = settle(result, args)?;
     done.requests = source.usage().requests as usize;
     report(&done, args)?;
     if done.refused.is_empty() {
@@ -80,6 +64,24 @@ pub fn fetch(settings: &Settings, args: &HistoryFetchArgs) -> anyhow::Result<Exi
         detail: done.refused.join("; "),
     }
     .into())
+}
+
+/// A fetch's outcome as the exit code's category: an unknown symbol is a usage error, the
+/// exchange's fault fails closed, a local failure (a full disk) says nothing about the
+/// market.
+fn settle(result: Result<Fetched, FetchError>, args: &HistoryFetchArgs) -> anyhow::Result<Fetched> {
+    match result {
+        Ok(done) => Ok(done),
+        Err(e @ FetchError::Unknown(_)) => Err(UsageError(format!("--symbols: {e}")).into()),
+        Err(FetchError::Market(detail) | FetchError::Refused(detail)) => Err(FailClosed::Fetch {
+            what: format!("history into {}", args.out.display()),
+            detail,
+        }
+        .into()),
+        Err(FetchError::Write(detail)) => {
+            anyhow::bail!("writing the history into {}: {detail}", args.out.display())
+        }
+    }
 }
 
 fn report(done: &Fetched, args: &HistoryFetchArgs) -> anyhow::Result<()> {
