@@ -47,8 +47,9 @@ fn clean_up_on_signal() {
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            market::cache::remove_in_flight_temps();
-            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            market::cache::remove_in_flight_temps_then(|| {
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            });
         }
     });
 }

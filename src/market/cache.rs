@@ -102,37 +102,41 @@ impl CandleCache {
             crate::digest::sha256_hex(body.as_bytes())
         );
         let temp = path.with_extension(format!("candles.{}.tmp", std::process::id()));
-        let _guard = InFlight::register(&temp);
-        let written = (|| {
-            let mut file = fs::File::create(&temp)?;
-            file.write_all(header.as_bytes())?;
-            file.write_all(body.as_bytes())?;
-            drop(file);
-            fs::rename(&temp, &path)
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written
+        let (mut file, flight) = InFlight::create(&temp)?;
+        let written = file
+            .write_all(header.as_bytes())
+            .and_then(|()| file.write_all(body.as_bytes()));
+        drop(file);
+        flight.finish(written.and_then(|()| fs::rename(&temp, &path)))
     }
 }
 
 /// Temp files being written now, removed if the run is stopped by a signal meanwhile.
+/// A temp file is created and registered, and renamed and unregistered, under this lock,
+/// and the signal handler removes the registered ones holding it until the process dies:
+/// so no temp file exists that the handler does not know of.
 static IN_FLIGHT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 /// A temp file's place in [`IN_FLIGHT`] while it is written.
 struct InFlight(PathBuf);
 
 impl InFlight {
-    fn register(path: &Path) -> Self {
-        lock_in_flight().push(path.to_owned());
-        Self(path.to_owned())
+    /// Creates the temp file and registers it, at once for the signal handler.
+    fn create(path: &Path) -> std::io::Result<(fs::File, Self)> {
+        let mut in_flight = lock_in_flight();
+        let file = fs::File::create(path)?;
+        in_flight.push(path.to_owned());
+        Ok((file, Self(path.to_owned())))
     }
-}
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        lock_in_flight().retain(|p| p != &self.0);
+    /// Unregisters the temp file with the write's outcome: renamed away, or removed.
+    fn finish(self, written: std::io::Result<()>) -> std::io::Result<()> {
+        let mut in_flight = lock_in_flight();
+        if written.is_err() {
+            let _ = fs::remove_file(&self.0);
+        }
+        in_flight.retain(|p| p != &self.0);
+        written
     }
 }
 
@@ -142,11 +146,14 @@ fn lock_in_flight() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Removes the temp files being written now: for a run stopped by SIGINT or SIGTERM.
-pub fn remove_in_flight_temps() {
-    for path in lock_in_flight().drain(..) {
+/// Removes the temp files being written now, for a run stopped by SIGINT or SIGTERM,
+/// then runs `die` still holding the lock, so no writer creates or renames one meanwhile.
+pub fn remove_in_flight_temps_then(die: impl FnOnce()) {
+    let mut in_flight = lock_in_flight();
+    for path in in_flight.drain(..) {
         let _ = fs::remove_file(path);
     }
+    die();
 }
 
 /// Removes `*.candles.PID.tmp` files of processes that are gone (or, where that cannot
