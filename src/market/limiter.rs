@@ -15,7 +15,10 @@
 //! used anything costs no probe. (A stale estimate carried from minute to minute, and
 //! only ever raised, once stalled a fetch for eleven minutes with the exchange idle.)
 //! The probe is the only weight that may pass the budget: one unit, in a minute the
-//! others alone have filled.
+//! others alone have filled. When the exchange's word says there is no room, the count is
+//! learned again [`RECOUNT_MS`] later rather than at this run's next minute: the exchange's minute need
+//! not turn when ours does (a replay counts by its local clock, say), and a minute waited
+//! for nothing is a refresh that misses its deadline.
 
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -50,6 +53,8 @@ struct State {
 
 /// The weight of the probe that learns a new minute's count.
 pub const PROBE_WEIGHT: u32 = 1;
+/// How often a sender waiting for another's probe looks again.
+const PROBE_RECHECK: Duration = Duration::from_millis(250);
 
 /// One minute's weight, as the gate knows it: the pure part of the gate.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -67,7 +72,12 @@ struct Minute {
     probing: bool,
     /// What the others used in the minute before: the fallback when a probe fails.
     guess: u32,
+    /// When (server clock, ms) the exchange last gave its count of this minute.
+    heard_ms: Option<i64>,
 }
+
+/// How long after the exchange's word of no room its count is learned again.
+pub const RECOUNT_MS: i64 = 5_000;
 
 /// What the gate tells a sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +88,9 @@ enum Step {
     Probe,
     /// Another sender's probe is on its way: wait for its answer.
     AwaitProbe,
+    /// The exchange's word is no room: learn its count again at this time (server
+    /// clock, ms).
+    Recount(i64),
     /// Over the budget: wait for the next minute.
     NextMinute,
 }
@@ -102,9 +115,9 @@ impl Minute {
         };
     }
 
-    /// What a sender of `weight` does now, in `window`, under `budget`.
-    fn step(&mut self, window: i64, weight: u32, budget: u32) -> Step {
-        self.enter(window);
+    /// What a sender of `weight` does at `now_ms` (server clock), under `budget`.
+    fn step(&mut self, now_ms: i64, weight: u32, budget: u32) -> Step {
+        self.enter(now_ms.div_euclid(MINUTE_MS));
         if !self.learned {
             if self.probing {
                 return Step::AwaitProbe;
@@ -119,26 +132,39 @@ impl Minute {
             self.own += weight;
             return Step::Send;
         }
-        Step::NextMinute
-    }
-
-    /// The exchange's count of `window`'s weight, from any answer.
-    fn observe(&mut self, window: i64, used: u32) {
-        if window == self.window {
-            self.used = self.used.max(used);
-            self.learned = true;
+        match self.heard_ms {
+            Some(at) if now_ms >= at + RECOUNT_MS => {
+                self.learned = false;
+                self.step(now_ms, weight, budget)
+            }
+            Some(at) => Step::Recount(at + RECOUNT_MS),
+            None => Step::NextMinute,
         }
     }
 
-    /// The probe of `window` came back with the exchange's count, or with none (it
+    /// The exchange's count of the minute of `now_ms`, from any answer.
+    fn observe(&mut self, now_ms: i64, used: u32) {
+        if now_ms.div_euclid(MINUTE_MS) == self.window {
+            self.used = self.used.max(used);
+            self.learned = true;
+            self.heard_ms = Some(now_ms);
+        }
+    }
+
+    /// The probe sent at `now_ms` came back with the exchange's count, or with none (it
     /// failed): then the others are taken to use what they used in the minute before.
-    fn probed(&mut self, window: i64, used: Option<u32>) {
-        if window != self.window {
+    fn probed(&mut self, now_ms: i64, used: Option<u32>) {
+        if now_ms.div_euclid(MINUTE_MS) != self.window {
             return;
         }
         self.probing = false;
         self.learned = true;
-        self.used = self.used.max(used.unwrap_or(self.own + self.guess));
+        self.heard_ms = Some(now_ms);
+        // the exchange's latest word replaces the estimate (it may be lower: its minute
+        // turned), never below what this run itself reserved
+        self.used = used.map_or(self.used.max(self.own + self.guess), |count| {
+            count.max(self.own)
+        });
     }
 }
 
@@ -159,10 +185,17 @@ impl WeightGate {
         }
     }
 
-    /// Aligns minute windows with the exchange's clock.
+    /// Aligns minute windows with the exchange's clock. The minute being counted keeps
+    /// its count under its new number: learning the clock is not a new minute (else a run
+    /// against a replayed past would probe on every start).
     pub fn set_server_time(&self, server_time_ms: i64) {
+        let mut state = self.state.lock().expect("gate lock");
+        let before = self.server_now_ms().div_euclid(MINUTE_MS);
         self.clock_offset_ms
             .store(server_time_ms - (self.local_ms)(), Ordering::Relaxed);
+        if state.minute.window == before {
+            state.minute.window = self.server_now_ms().div_euclid(MINUTE_MS);
+        }
     }
 
     /// The exchange's `REQUEST_WEIGHT` limit per minute: the gate keeps under it too.
@@ -215,18 +248,27 @@ impl WeightGate {
                 let next_minute = (window + 1) * MINUTE_MS + 250;
                 let at_next_minute =
                     now + Duration::from_millis((next_minute - server_now).max(0) as u64);
-                match state.minute.step(window, weight, budget) {
+                match state.minute.step(server_now, weight, budget) {
                     Step::Send => return Ok(()),
                     Step::Probe => {
                         drop(state);
                         let used = probe();
                         state = self.state.lock().expect("gate lock");
-                        state.minute.probed(window, used);
+                        state.minute.probed(server_now, used);
                         self.changed.notify_all();
                         continue;
                     }
+                    Step::Recount(at) => (
+                        at_next_minute
+                            .min(now + Duration::from_millis((at - server_now).max(0) as u64)),
+                        format!(
+                            "room in the exchange's count ({} of {budget} used, {weight} more needed)",
+                            state.minute.used
+                        ),
+                    ),
+                    // woken by the probe's answer; looked at again soon in any case
                     Step::AwaitProbe => (
-                        at_next_minute,
+                        at_next_minute.min(now + PROBE_RECHECK),
                         "the exchange's count of this minute's weight".to_owned(),
                     ),
                     Step::NextMinute => (
@@ -258,12 +300,12 @@ impl WeightGate {
 
     /// Takes the exchange's count of this minute's weight into account.
     pub fn observe_used(&self, used: u32) {
-        let window = self.server_now_ms().div_euclid(MINUTE_MS);
+        let now = self.server_now_ms();
         self.state
             .lock()
             .expect("gate lock")
             .minute
-            .observe(window, used);
+            .observe(now, used);
     }
 
     /// 429: nobody sends until `retry_after` has passed (else until the next minute).

@@ -101,6 +101,22 @@ fn a_new_minute_learns_the_others_weight_again_instead_of_assuming_it() {
         matches!(quick.acquire(11, &|| None), Err(FetchError::Deadline(_))),
         "89 assumed from the others, plus the probe and 11: over the budget"
     );
+    // a probe that finds no room counts again 5 s on, not a minute on: the exchange's
+    // minute need not turn when ours does
+    let mut minute = Minute::default();
+    let t0 = 28_000_000 * MINUTE_MS;
+    minute.step(t0, 10, 100);
+    minute.observe(t0, 95);
+    let t1 = t0 + MINUTE_MS;
+    assert_eq!(minute.step(t1, 50, 100), Step::Probe);
+    minute.probed(t1, Some(96));
+    assert_eq!(
+        minute.step(t1 + 1000, 50, 100),
+        Step::Recount(t1 + RECOUNT_MS)
+    );
+    assert_eq!(minute.step(t1 + RECOUNT_MS, 50, 100), Step::Probe);
+    minute.probed(t1 + RECOUNT_MS, Some(2));
+    assert_eq!(minute.step(t1 + RECOUNT_MS, 50, 100), Step::Send);
     // a minute passed unseen: nothing is assumed, the count is learned again
     MINUTE.store(5, Ordering::Relaxed);
     gate.acquire(1, &|| Some(7)).unwrap();
@@ -125,6 +141,7 @@ proptest::proptest! {
         let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
         for (m, (others, arriving)) in minutes.iter().enumerate() {
             let window = 28_000_000 + m as i64;
+            let now = window * MINUTE_MS;
             queue.extend(arriving);
             // the others send at the minute's start; the exchange counts everything
             let mut exchange = *others;
@@ -133,27 +150,28 @@ proptest::proptest! {
             if m == 0 {
                 // a run's first light round (time and exchangeInfo) reports the count
                 // before anything heavy is sent
-                gate.step(window, 0, budget);
-                gate.observe(window, exchange);
+                gate.step(now, 0, budget);
+                gate.observe(now, exchange);
             }
             while let Some(&weight) = queue.front() {
-                match gate.step(window, weight, budget) {
+                match gate.step(now, weight, budget) {
                     Step::Send => {
                         exchange += weight;
                         if !reported {
                             ceiling = ceiling.max(exchange);
                         }
                         reported = true;
-                        gate.observe(window, exchange);
+                        gate.observe(now, exchange);
                         queue.pop_front();
                     }
                     Step::Probe => {
                         exchange += PROBE_WEIGHT;
                         reported = true;
-                        gate.probed(window, Some(exchange));
+                        gate.probed(now, Some(exchange));
                     }
                     Step::AwaitProbe => proptest::prop_assert!(false, "one sender awaits its own probe"),
-                    Step::NextMinute => {
+                    // time stands still in this model: a recount is a wait
+                    Step::NextMinute | Step::Recount(_) => {
                         proptest::prop_assert!(
                             exchange + weight > budget,
                             "minute {m}: waited with room ({exchange} used, {weight} of {budget})"
