@@ -258,7 +258,7 @@ fn the_used_weight_is_learned_before_the_heavy_requests() {
         "the heavy ticker waited"
     );
     assert!(
-        run.stderr.contains("for the next minute's request weight"),
+        run.stderr.contains("for room in the exchange's count"),
         "{}",
         run.stderr
     );

@@ -93,7 +93,8 @@ fn config_errors_name_the_key_and_the_file() {
     let run = universe(home.path(), &["generate", "--config", "/no/such/file.toml"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("--config /no/such/file.toml"),
+        run.stderr
+            .contains("--config (UNIVERSE_CONFIG) /no/such/file.toml"),
         "{}",
         run.stderr
     );

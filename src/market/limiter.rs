@@ -132,7 +132,9 @@ impl Minute {
             self.own += weight;
             return Step::Send;
         }
-        match self.heard_ms {
+        // a recount's probe must fit too: only the first of a minute may pass the budget
+        let recount = self.heard_ms.filter(|_| self.used + PROBE_WEIGHT <= budget);
+        match recount {
             Some(at) if now_ms >= at + RECOUNT_MS => {
                 self.learned = false;
                 self.step(now_ms, weight, budget)
@@ -242,12 +244,7 @@ impl WeightGate {
                 (until, "the 429's Retry-After to pass".to_owned())
             } else {
                 let server_now = self.server_now_ms();
-                let window = server_now.div_euclid(MINUTE_MS);
                 let budget = self.effective_budget();
-                // a little past the boundary, so both clocks agree the minute turned
-                let next_minute = (window + 1) * MINUTE_MS + 250;
-                let at_next_minute =
-                    now + Duration::from_millis((next_minute - server_now).max(0) as u64);
                 match state.minute.step(server_now, weight, budget) {
                     Step::Send => return Ok(()),
                     Step::Probe => {
@@ -258,26 +255,7 @@ impl WeightGate {
                         self.changed.notify_all();
                         continue;
                     }
-                    Step::Recount(at) => (
-                        at_next_minute
-                            .min(now + Duration::from_millis((at - server_now).max(0) as u64)),
-                        format!(
-                            "room in the exchange's count ({} of {budget} used, {weight} more needed)",
-                            state.minute.used
-                        ),
-                    ),
-                    // woken by the probe's answer; looked at again soon in any case
-                    Step::AwaitProbe => (
-                        at_next_minute.min(now + PROBE_RECHECK),
-                        "the exchange's count of this minute's weight".to_owned(),
-                    ),
-                    Step::NextMinute => (
-                        at_next_minute,
-                        format!(
-                            "the next minute's request weight ({} of {budget} used, {weight} more needed)",
-                            state.minute.used
-                        ),
-                    ),
+                    step => Self::wait_for(step, &state.minute, (now, server_now), weight, budget),
                 }
             };
             if wake_at >= self.deadline {
@@ -290,6 +268,37 @@ impl WeightGate {
                 .expect("gate lock")
                 .0;
             state.waiting = None;
+        }
+    }
+
+    /// Until when a sender waits after `step`, and what for: `now` and `server_now` are
+    /// the local instant and the server clock's ms.
+    fn wait_for(
+        step: Step,
+        minute: &Minute,
+        (now, server_now): (Instant, i64),
+        weight: u32,
+        budget: u32,
+    ) -> (Instant, String) {
+        let after = |ms: i64| now + Duration::from_millis(ms.max(0) as u64);
+        // a little past the boundary, so both clocks agree the minute turned
+        let at_next_minute =
+            after((server_now.div_euclid(MINUTE_MS) + 1) * MINUTE_MS + 250 - server_now);
+        let counts = format!("{} of {budget} used, {weight} more needed", minute.used);
+        match step {
+            Step::Recount(at) => (
+                at_next_minute.min(after(at - server_now)),
+                format!("room in the exchange's count ({counts})"),
+            ),
+            // woken by the probe's answer; looked at again soon in any case
+            Step::AwaitProbe => (
+                at_next_minute.min(now + PROBE_RECHECK),
+                "the exchange's count of this minute's weight".to_owned(),
+            ),
+            Step::NextMinute | Step::Send | Step::Probe => (
+                at_next_minute,
+                format!("the next minute's request weight ({counts})"),
+            ),
         }
     }
 

@@ -68,8 +68,12 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn read(path: &Path) -> Result<Self, UsageError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "--config (UNIVERSE_CONFIG) {}: {e}",
+                path.display()
+            ))
+        })?;
         // a parse error quotes the line, which may hold a password
         let table: toml::Table = text.parse().map_err(|e| {
             UsageError(crate::store::redact_all(&format!(

@@ -101,8 +101,15 @@ fn a_new_minute_learns_the_others_weight_again_instead_of_assuming_it() {
         matches!(quick.acquire(11, &|| None), Err(FetchError::Deadline(_))),
         "89 assumed from the others, plus the probe and 11: over the budget"
     );
-    // a probe that finds no room counts again 5 s on, not a minute on: the exchange's
-    // minute need not turn when ours does
+    // a minute passed unseen: nothing is assumed, the count is learned again
+    MINUTE.store(5, Ordering::Relaxed);
+    gate.acquire(1, &|| Some(7)).unwrap();
+    assert_eq!(gate.state.lock().unwrap().minute.used, 8);
+}
+
+#[test]
+fn no_room_in_the_exchanges_word_is_counted_again_five_seconds_on() {
+    // not a minute on: the exchange's minute need not turn when ours does
     let mut minute = Minute::default();
     let t0 = 28_000_000 * MINUTE_MS;
     minute.step(t0, 10, 100);
@@ -117,10 +124,11 @@ fn a_new_minute_learns_the_others_weight_again_instead_of_assuming_it() {
     assert_eq!(minute.step(t1 + RECOUNT_MS, 50, 100), Step::Probe);
     minute.probed(t1 + RECOUNT_MS, Some(2));
     assert_eq!(minute.step(t1 + RECOUNT_MS, 50, 100), Step::Send);
-    // a minute passed unseen: nothing is assumed, the count is learned again
-    MINUTE.store(5, Ordering::Relaxed);
-    gate.acquire(1, &|| Some(7)).unwrap();
-    assert_eq!(gate.state.lock().unwrap().minute.used, 8);
+    // a recount's probe must fit the budget too
+    let t2 = t1 + MINUTE_MS;
+    minute.step(t2, 0, 100);
+    minute.observe(t2, 100);
+    assert_eq!(minute.step(t2 + RECOUNT_MS, 1, 100), Step::NextMinute);
 }
 
 proptest::proptest! {
