@@ -16,7 +16,8 @@
 //! only ever raised, once stalled a fetch for eleven minutes with the exchange idle.)
 //! The probe is the only weight that may pass the budget: one unit, in a minute the
 //! others alone have filled. When the exchange's word says there is no room, the count is
-//! learned again [`RECOUNT_MS`] later rather than at this run's next minute: the exchange's minute need
+//! learned again [`RECOUNT_MS`] later rather than at this run's next minute (the last
+//! [`RECOUNT_RESERVE`] units of the budget are kept for those probes): the exchange's minute need
 //! not turn when ours does (a replay counts by its local clock, say), and a minute waited
 //! for nothing is a refresh that misses its deadline.
 
@@ -78,6 +79,8 @@ struct Minute {
 
 /// How long after the exchange's word of no room its count is learned again.
 pub const RECOUNT_MS: i64 = 5_000;
+/// The weight kept free, once the exchange has given its count, for a minute of recounts.
+pub const RECOUNT_RESERVE: u32 = (MINUTE_MS / RECOUNT_MS) as u32 * PROBE_WEIGHT;
 
 /// What the gate tells a sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +130,13 @@ impl Minute {
             self.own += PROBE_WEIGHT;
             return Step::Probe;
         }
-        if self.used + weight <= budget {
+        // once the exchange has spoken this minute, a minute's recounts stay free
+        let reserve = if self.heard_ms.is_some() {
+            RECOUNT_RESERVE
+        } else {
+            0
+        };
+        if self.used + weight + reserve <= budget {
             self.used += weight;
             self.own += weight;
             return Step::Send;
@@ -161,7 +170,9 @@ impl Minute {
         }
         self.probing = false;
         self.learned = true;
-        self.heard_ms = Some(now_ms);
+        if used.is_some() {
+            self.heard_ms = Some(now_ms);
+        }
         // the exchange's latest word replaces the estimate (it may be lower: its minute
         // turned), never below what this run itself reserved
         self.used = used.map_or(self.used.max(self.own + self.guess), |count| {

@@ -3,8 +3,10 @@
 use super::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// A deadline no passing test reaches; a gate that waits on a stopped clock (which
+/// never turns a minute) fails at it instead of hanging the suite.
 fn far() -> Instant {
-    Instant::now() + Duration::from_secs(600)
+    Instant::now() + Duration::from_secs(20)
 }
 
 /// A local clock stopped one second into a minute: no test sees the minute turn.
@@ -49,9 +51,13 @@ fn over_budget_waits_for_the_next_minute_or_fails_at_the_deadline() {
 fn the_exchanges_count_raises_ours() {
     let gate = gate(100, far());
     gate.acquire(1, &no_probe).unwrap();
-    gate.observe_used(95);
-    gate.acquire(5, &no_probe).unwrap();
-    assert_eq!(gate.state.lock().unwrap().minute.used, 100);
+    gate.observe_used(80);
+    // a minute's recounts stay free once the exchange has spoken
+    gate.acquire(8, &no_probe).unwrap();
+    assert_eq!(
+        gate.state.lock().unwrap().minute.used,
+        100 - RECOUNT_RESERVE
+    );
 }
 
 /// A probe that must not be sent: the tests on one stopped minute never need one.
@@ -85,7 +91,7 @@ fn a_new_minute_learns_the_others_weight_again_instead_of_assuming_it() {
         51,
         "the probe and ours"
     );
-    gate.acquire(40, &no_probe).unwrap();
+    gate.acquire(100 - 51 - RECOUNT_RESERVE, &no_probe).unwrap();
     // the others still load the exchange: a failed probe falls back to their last minute
     gate.observe_used(100);
     MINUTE.store(2, Ordering::Relaxed);
@@ -139,7 +145,8 @@ proptest::proptest! {
     ///   others used nothing, one request goes without it (nothing can know of a load
     ///   that has just appeared; the budget's margin below the exchange's limit is for
     ///   that);
-    /// - it never waits past the start of a minute in which the exchange has room.
+    /// - it never waits past the start of a minute in which the exchange has room for the
+    ///   request and the weight kept free for recounts.
     #[test]
     fn the_gate_keeps_the_budget_and_never_waits_with_room(
         budget in 20u32..300,
@@ -181,7 +188,7 @@ proptest::proptest! {
                     // time stands still in this model: a recount is a wait
                     Step::NextMinute | Step::Recount(_) => {
                         proptest::prop_assert!(
-                            exchange + weight > budget,
+                            exchange + weight + RECOUNT_RESERVE > budget,
                             "minute {m}: waited with room ({exchange} used, {weight} of {budget})"
                         );
                         break;
@@ -203,8 +210,9 @@ fn the_exchanges_stated_limit_caps_the_budget() {
     gate.set_stated_limit(500);
     assert_eq!(gate.effective_budget(), 500);
     gate.acquire(1, &no_probe).unwrap();
-    gate.observe_used(490);
-    gate.acquire(10, &no_probe).unwrap();
+    gate.observe_used(480);
+    gate.acquire(500 - 480 - RECOUNT_RESERVE, &no_probe)
+        .unwrap();
     assert!(matches!(
         gate.acquire(1, &no_probe),
         Err(FetchError::Deadline(_))
