@@ -163,16 +163,8 @@ fn a_garbled_record_or_audit_entry_is_skipped_by_name_and_the_publish_goes_on() 
         );
     }
     // the audit entry of the publish says rotation could not judge the member
-    let mut con = g.redis.connection().unwrap();
-    let newest: Vec<(String, BTreeMap<String, String>)> = ::redis::cmd("XREVRANGE")
-        .arg("quantum:stream:policy.audit")
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query(&mut con)
-        .unwrap();
-    let rotation: serde_json::Value = serde_json::from_str(&newest[0].1["rotation"]).unwrap();
+    let newest = newest_entry(&g.redis);
+    let rotation: serde_json::Value = serde_json::from_str(&newest["rotation"]).unwrap();
     assert_eq!(rotation["unjudged"][0]["symbol"], g.member.as_str());
     let explain = universe(
         home,
