@@ -149,6 +149,19 @@ impl FakeBinance {
         }
     }
 
+    /// Blocks until more than `seen` requests containing `matching` have arrived; fails
+    /// the test after 20 s.
+    pub fn wait_for_more(&self, matching: &str, seen: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.count(matching) <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "no new request containing {matching:?} within 20 s"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// The highest used weight of any minute, as reported in the header.
     pub fn peak_used(&self) -> u32 {
         self.state.lock().unwrap().peak_used
