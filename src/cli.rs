@@ -2,9 +2,9 @@
 //! by the environment variable shown in `--help`, and most by the config file; the
 //! command line wins over the environment, which wins over the file.
 //! Nothing here is checked beyond its type: [`crate::settings`] resolves and validates
-//! it, with the file and the defaults, into the settings the commands run on. Options
-//! therefore carry no clap default (a default would hide the file's value); the defaults
-//! are in the help text and in `settings`.
+//! it, with the file and the defaults, into the settings the commands run on. Settings
+//! therefore carry no clap default (it would hide the file's value; the defaults are in
+//! `settings`); only flags that are no setting do (`history fetch --deadline`).
 //!
 //! The doc comments below are `--help` text, shown verbatim: no Markdown in them.
 #![allow(clippy::doc_markdown)]
