@@ -38,15 +38,28 @@ pub struct Step {
     pub leverage: Vec<u32>,
     /// The sign of each member's `trend_1h` at `t` (+1 up, −1 down): the follow direction.
     pub direction: Vec<i8>,
-    /// Every scored symbol at `t` with its direction and 24h quote volume: the eligible.
+    /// The universe's symbols by their index in the history ([`Archive::series`]).
     #[serde(skip)]
-    pub eligible: Vec<(String, i8, f64)>,
+    pub members: Vec<usize>,
+    /// Every scored symbol at `t`, in rank order: the eligible.
+    #[serde(skip)]
+    pub eligible: Vec<Eligible>,
     /// Symbols that entered in place of incumbents this step.
     pub replacements: usize,
     pub regime: String,
     /// Why nothing was published this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+}
+
+/// A symbol scored at a step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eligible {
+    /// Its index in the history ([`Archive::series`]).
+    pub symbol: usize,
+    /// The sign of its `trend_1h` (+1 up, −1 down).
+    pub direction: i8,
+    pub quote_volume: f64,
 }
 
 /// Moments assessed in parallel at a time, before their decisions run in order.
@@ -78,7 +91,7 @@ pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<S
             });
             let step = match plan {
                 Ok(plan) => {
-                    let step = step_of(&plan, t);
+                    let step = step_of(archive, &plan, t);
                     carry(&mut history, &step.universe, t);
                     published = Some((t, step.clone()));
                     step
@@ -101,15 +114,20 @@ pub fn decide_at(
     let view = archive.view_at(t);
     let plan =
         decide::decide(view, history, settings, t.div_euclid(1000)).map_err(|e| e.to_string())?;
-    Ok(step_of(&plan, t))
+    Ok(step_of(archive, &plan, t))
 }
 
-fn step_of(plan: &decide::Plan, t: i64) -> Step {
+fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
     let universe = plan.universe();
     let names: Vec<String> = universe
         .iter()
         .map(|s| s.candidate.symbol.clone())
         .collect();
+    let index = |symbol: &str| {
+        archive
+            .index_of(symbol)
+            .expect("a backtest decides only on the history's symbols")
+    };
     let direction = |trend: f64| if trend < 0.0 { -1 } else { 1 };
     Step {
         time: t,
@@ -119,16 +137,15 @@ fn step_of(plan: &decide::Plan, t: i64) -> Step {
             .iter()
             .map(|s| direction(s.features.trend_1h))
             .collect(),
+        members: names.iter().map(|s| index(s)).collect(),
         eligible: plan
             .refresh
             .scored
             .iter()
-            .map(|s| {
-                (
-                    s.candidate.symbol.clone(),
-                    direction(s.features.trend_1h),
-                    s.candidate.quote_volume,
-                )
+            .map(|s| Eligible {
+                symbol: index(&s.candidate.symbol),
+                direction: direction(s.features.trend_1h),
+                quote_volume: s.candidate.quote_volume,
             })
             .collect(),
         replacements: plan.choice.replacements,
@@ -173,6 +190,7 @@ fn stand(published: Option<&(i64, Step)>, settings: &Settings, t: i64, why: Stri
             |s| s.universe_hash.clone(),
         ),
         leverage: standing.map_or_else(Vec::new, |s| s.leverage.clone()),
+        members: standing.map_or_else(Vec::new, |s| s.members.clone()),
         direction: standing.map_or_else(Vec::new, |s| s.direction.clone()),
         eligible: Vec::new(),
         replacements: 0,

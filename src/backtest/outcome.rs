@@ -8,18 +8,18 @@
 //! the candle that closed at `t` (a series that stopped is not bought) and is valued at
 //! the last close by the next step.
 
-use std::collections::{BTreeMap, HashMap};
-
+use rayon::prelude::*;
 use serde::Serialize;
 
-use super::Step;
-use super::archive::Archive;
+use super::archive::{Archive, Series};
+use super::{Eligible, Step};
 
 /// A maintenance margin rate for the liquidation proxy (Binance's lowest tier is 0.4–1%).
 pub const MAINTENANCE_MARGIN: f64 = 0.005;
 
-/// Signed weights by symbol.
-pub type Holdings = BTreeMap<String, f64>;
+/// Signed weights by symbol (its index in [`Archive::series`]), in index order, which
+/// is name order: sums over holdings run in the same order whatever made them.
+pub type Holdings = Vec<(usize, f64)>;
 
 /// One equity curve: its value at each step (starting at 1) and its step returns.
 #[derive(Debug, Clone, Serialize)]
@@ -97,64 +97,72 @@ pub struct Costs {
     pub funding: bool,
 }
 
-/// Each symbol's return and funding from each step to the next, read once.
+/// Each symbol's return and funding from each step to the next, read once, by symbol
+/// index then step.
 #[derive(Debug, Clone, Default)]
 pub struct Moves {
-    /// `None`: no price at the step (not listed yet, or the series stopped).
-    forward: HashMap<String, Vec<Option<f64>>>,
-    funding: HashMap<String, Vec<f64>>,
+    /// NaN: no price at the step (not listed yet, or the series stopped).
+    forward: Vec<Vec<f64>>,
+    funding: Vec<Vec<f64>>,
 }
 
 impl Moves {
     pub fn new(archive: &Archive, times: &[i64]) -> Self {
-        let mut moves = Self::default();
-        for (symbol, series) in &archive.series {
-            let rates = archive.funding.get(symbol).map_or(&[][..], Vec::as_slice);
-            let settled = |t: i64| rates.partition_point(|(at, _)| *at <= t);
-            let (mut fwd, mut paid) = (Vec::new(), Vec::new());
-            for pair in times.windows(2) {
-                let (t, next) = (pair[0], pair[1]);
-                fwd.push(
-                    series
-                        .price_at(t)
-                        .zip(series.last_price(next))
-                        .map(|(a, b)| b / a - 1.0),
-                );
-                paid.push(
-                    rates[settled(t)..settled(next)]
-                        .iter()
-                        .map(|(_, r)| r)
-                        .sum(),
-                );
-            }
-            moves.forward.insert(symbol.clone(), fwd);
-            moves.funding.insert(symbol.clone(), paid);
-        }
-        moves
+        let (forward, funding) = archive
+            .series
+            .par_iter()
+            .map(|(symbol, series)| {
+                let rates = archive.funding.get(symbol).map_or(&[][..], Vec::as_slice);
+                let settled = |t: i64| rates.partition_point(|(at, _)| *at <= t);
+                let (mut fwd, mut paid) = (Vec::new(), Vec::new());
+                for pair in times.windows(2) {
+                    let (t, next) = (pair[0], pair[1]);
+                    fwd.push(
+                        series
+                            .price_at(t)
+                            .zip(series.last_price(next))
+                            .map_or(f64::NAN, |(a, b)| b / a - 1.0),
+                    );
+                    paid.push(
+                        rates[settled(t)..settled(next)]
+                            .iter()
+                            .map(|(_, r)| r)
+                            .sum(),
+                    );
+                }
+                (fwd, paid)
+            })
+            .unzip();
+        Self { forward, funding }
     }
 
-    fn forward(&self, symbol: &str, k: usize) -> Option<f64> {
-        *self.forward.get(symbol)?.get(k)?
+    fn steps(&self) -> usize {
+        self.forward.first().map_or(0, Vec::len)
+    }
+
+    fn forward(&self, symbol: usize, k: usize) -> Option<f64> {
+        let r = *self.forward.get(symbol)?.get(k)?;
+        (!r.is_nan()).then_some(r)
     }
 }
 
 /// The step returns of holding `held[k]` from step k to step k + 1; a symbol without a
 /// price at step k is not bought.
 pub fn returns(moves: &Moves, held: &[Holdings], costs: Costs) -> Vec<f64> {
-    let steps = moves.forward.values().next().map_or(0, Vec::len);
-    let mut previous: Vec<(&str, f64)> = Vec::new();
+    let steps = moves.steps();
+    let mut previous: Holdings = Vec::new();
     let mut out = Vec::with_capacity(steps);
     for (k, holdings) in held.iter().enumerate().take(steps) {
-        let tradable: Vec<(&str, f64, f64)> = holdings
+        let tradable: Vec<(usize, f64, f64)> = holdings
             .iter()
-            .filter_map(|(s, w)| Some((s.as_str(), *w, moves.forward(s, k)?)))
+            .filter_map(|&(s, w)| Some((s, w, moves.forward(s, k)?)))
             .collect();
-        let now: Vec<(&str, f64)> = tradable.iter().map(|(s, w, _)| (*s, *w)).collect();
+        let now: Holdings = tradable.iter().map(|&(s, w, _)| (s, w)).collect();
         let mut r = -costs.fee * turnover(&previous, &now);
-        for (symbol, w, forward) in &tradable {
+        for &(symbol, w, forward) in &tradable {
             r += w * forward;
             if costs.funding {
-                r -= w * moves.funding[*symbol][k];
+                r -= w * moves.funding[symbol][k];
             }
         }
         out.push(r);
@@ -164,37 +172,31 @@ pub fn returns(moves: &Moves, held: &[Holdings], costs: Costs) -> Vec<f64> {
 }
 
 /// Σ |change of each symbol's weight|: what a rebalance trades.
-fn turnover(before: &[(&str, f64)], after: &[(&str, f64)]) -> f64 {
-    let weight =
-        |list: &[(&str, f64)], s: &str| list.iter().find(|(x, _)| *x == s).map_or(0.0, |(_, w)| *w);
+fn turnover(before: &[(usize, f64)], after: &[(usize, f64)]) -> f64 {
+    let weight = |list: &[(usize, f64)], s: usize| {
+        list.binary_search_by_key(&s, |&(x, _)| x)
+            .map_or(0.0, |i| list[i].1)
+    };
     let changed: f64 = after
         .iter()
-        .map(|(s, w)| (w - weight(before, s)).abs())
+        .map(|&(s, w)| (w - weight(before, s)).abs())
         .sum();
     let closed: f64 = before
         .iter()
-        .filter(|(s, _)| !after.iter().any(|(x, _)| x == s))
+        .filter(|(s, _)| after.binary_search_by_key(s, |&(x, _)| x).is_err())
         .map(|(_, w)| w.abs())
         .sum();
     changed + closed
 }
 
-/// `symbol`'s return from the close at `t` to the last close by `next`.
-pub fn forward(archive: &Archive, symbol: &str, t: i64, next: i64) -> Option<f64> {
-    let series = archive.series.get(symbol)?;
+/// `series`' return from the close at `t` to the last close by `next`.
+pub fn forward(series: &Series, t: i64, next: i64) -> Option<f64> {
     Some(series.last_price(next)? / series.price_at(t)? - 1.0)
 }
 
 /// The worst move against `direction` between `t` and `next`, as a fraction of the
 /// entry, and the range (high − low) over the entry.
-pub fn excursion(
-    archive: &Archive,
-    symbol: &str,
-    direction: i8,
-    t: i64,
-    next: i64,
-) -> Option<(f64, f64)> {
-    let series = archive.series.get(symbol)?;
+pub fn excursion(series: &Series, direction: i8, t: i64, next: i64) -> Option<(f64, f64)> {
     let entry = series.price_at(t)?;
     let (from, to) = (series.closed_by(t), series.closed_by(next));
     let held = series.candles.get(from..to)?;
@@ -209,12 +211,11 @@ pub fn excursion(
 }
 
 /// Equal weights over `symbols`, each signed by its direction.
-pub fn equal(symbols: impl IntoIterator<Item = (String, i8)>) -> Holdings {
-    let list: Vec<(String, i8)> = symbols.into_iter().collect();
+pub fn equal(symbols: impl IntoIterator<Item = (usize, i8)>) -> Holdings {
+    let mut list: Vec<(usize, i8)> = symbols.into_iter().collect();
     let w = 1.0 / list.len().max(1) as f64;
-    list.into_iter()
-        .map(|(s, d)| (s, w * f64::from(d)))
-        .collect()
+    list.sort_unstable_by_key(|&(s, _)| s);
+    list.into_iter().map(|(s, d)| (s, w * f64::from(d))).collect()
 }
 
 /// The universe of each step, followed (direction of `trend_1h`) or long only.
@@ -223,10 +224,10 @@ pub fn universe_holdings(steps: &[Step], follow: bool) -> Vec<Holdings> {
         .iter()
         .map(|s| {
             equal(
-                s.universe
+                s.members
                     .iter()
                     .zip(&s.direction)
-                    .map(|(sym, d)| (sym.clone(), if follow { *d } else { 1 })),
+                    .map(|(&sym, &d)| (sym, if follow { d } else { 1 })),
             )
         })
         .collect()
@@ -236,7 +237,7 @@ pub fn universe_holdings(steps: &[Step], follow: bool) -> Vec<Holdings> {
 pub fn eligible_holdings(steps: &[Step]) -> Vec<Holdings> {
     steps
         .iter()
-        .map(|s| equal(s.eligible.iter().map(|(sym, _, _)| (sym.clone(), 1))))
+        .map(|s| equal(s.eligible.iter().map(|e| (e.symbol, 1))))
         .collect()
 }
 
@@ -244,24 +245,25 @@ pub fn eligible_holdings(steps: &[Step]) -> Vec<Holdings> {
 /// step, equal weight, long, never rebalanced: the value at each step.
 pub fn buy_and_hold(archive: &Archive, steps: &[Step], n: usize, fee: f64) -> Curve {
     let t0 = steps.first().map_or(0, |s| s.time);
-    let mut by_volume: Vec<&(String, i8, f64)> = steps
+    let mut by_volume: Vec<&Eligible> = steps
         .first()
         .map(|s| s.eligible.iter().collect())
         .unwrap_or_default();
-    by_volume.sort_by(|a, b| b.2.total_cmp(&a.2));
-    let entries: Vec<(&str, f64)> = by_volume
+    by_volume.sort_by(|a, b| b.quote_volume.total_cmp(&a.quote_volume));
+    let entries: Vec<(&Series, f64)> = by_volume
         .iter()
         .take(n)
-        .filter_map(|(s, _, _)| Some((s.as_str(), archive.series.get(s)?.price_at(t0)?)))
+        .filter_map(|e| {
+            let series = &archive.series[e.symbol].1;
+            Some((series, series.price_at(t0)?))
+        })
         .collect();
     let values: Vec<f64> = steps
         .iter()
         .map(|step| {
             let sum: f64 = entries
                 .iter()
-                .map(|(s, entry)| {
-                    archive.series[*s].last_price(step.time).unwrap_or(*entry) / entry
-                })
+                .map(|(s, entry)| s.last_price(step.time).unwrap_or(*entry) / entry)
                 .sum();
             (1.0 - fee) * sum / entries.len().max(1) as f64
         })

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::Step;
+use super::{Eligible, Step};
 use rayon::prelude::*;
 
 use super::outcome::{self, Costs, Holdings, Moves};
@@ -50,11 +50,43 @@ impl Rng {
 /// The holdings of one random draw at each step. A step that failed closed changes
 /// nothing, like the strategy's standing universe, until that universe expires.
 pub fn draw(steps: &[Step], n: usize, rng: &mut Rng) -> Vec<Holdings> {
-    let mut members: Vec<String> = Vec::new();
+    draw_on(steps, &Directions::of(steps), n, rng)
+}
+
+/// Each step's eligible symbols by index: 0 when not eligible, else the follow direction.
+/// Shared by every draw.
+#[derive(Debug)]
+pub struct Directions(Vec<Vec<i8>>);
+
+impl Directions {
+    pub fn of(steps: &[Step]) -> Self {
+        let symbols = steps
+            .iter()
+            .flat_map(|s| s.eligible.iter().map(|e| e.symbol + 1))
+            .max()
+            .unwrap_or(0);
+        Self(
+            steps
+                .iter()
+                .map(|step| {
+                    let mut direction = vec![0; symbols];
+                    for e in &step.eligible {
+                        direction[e.symbol] = e.direction;
+                    }
+                    direction
+                })
+                .collect(),
+        )
+    }
+}
+
+fn draw_on(steps: &[Step], directions: &Directions, n: usize, rng: &mut Rng) -> Vec<Holdings> {
+    let mut members: Vec<usize> = Vec::new();
     let mut held = Holdings::new();
     steps
         .iter()
-        .map(|step| {
+        .zip(&directions.0)
+        .map(|(step, direction)| {
             if step.failed.is_some() {
                 if step.universe.is_empty() {
                     members.clear();
@@ -62,46 +94,40 @@ pub fn draw(steps: &[Step], n: usize, rng: &mut Rng) -> Vec<Holdings> {
                 }
                 return held.clone();
             }
-            let eligible: Vec<&(String, i8, f64)> = step.eligible.iter().collect();
-            members.retain(|m| eligible.iter().any(|(s, _, _)| s == m));
+            members.retain(|&m| direction.get(m).is_some_and(|d| *d != 0));
             for _ in 0..step.replacements.min(members.len()) {
                 let out = rng.below(members.len());
                 members.swap_remove(out);
-                add_one(&mut members, &eligible, rng);
+                add_one(&mut members, &step.eligible, rng);
             }
-            while members.len() < n && add_one(&mut members, &eligible, rng) {}
-            held = outcome::equal(members.iter().map(|m| {
-                let d = eligible
-                    .iter()
-                    .find(|(s, _, _)| s == m)
-                    .map_or(1, |(_, d, _)| *d);
-                (m.clone(), d)
-            }));
+            while members.len() < n && add_one(&mut members, &step.eligible, rng) {}
+            held = outcome::equal(members.iter().map(|&m| (m, direction[m])));
             held.clone()
         })
         .collect()
 }
 
 /// Adds a random eligible symbol that is not a member; false when there is none.
-fn add_one(members: &mut Vec<String>, eligible: &[&(String, i8, f64)], rng: &mut Rng) -> bool {
-    let outside: Vec<&String> = eligible
+fn add_one(members: &mut Vec<usize>, eligible: &[Eligible], rng: &mut Rng) -> bool {
+    let outside: Vec<usize> = eligible
         .iter()
-        .map(|(s, _, _)| s)
+        .map(|e| e.symbol)
         .filter(|s| !members.contains(s))
         .collect();
     if outside.is_empty() {
         return false;
     }
-    members.push(outside[rng.below(outside.len())].clone());
+    members.push(outside[rng.below(outside.len())]);
     true
 }
 
 /// `draws` seeded random universes of size `n`, their values at each step.
 pub fn band(moves: &Moves, steps: &[Step], n: usize, draws: usize, costs: Costs) -> Band {
+    let directions = Directions::of(steps);
     let curves: Vec<Vec<f64>> = (0..draws)
         .into_par_iter()
         .map(|seed| {
-            let held = draw(steps, n, &mut Rng::new(seed as u64));
+            let held = draw_on(steps, &directions, n, &mut Rng::new(seed as u64));
             outcome::curve("random", outcome::returns(moves, &held, costs)).values
         })
         .collect();

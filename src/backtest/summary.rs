@@ -140,15 +140,16 @@ fn symbol_steps(archive: &Archive, steps: &[Step], m: &Measure, s: &mut Selectio
     };
     for pair in steps.windows(2) {
         let (step, next) = (&pair[0], pair[1].time);
-        for ((symbol, d), lev) in step
-            .universe
+        for ((&symbol, d), lev) in step
+            .members
             .iter()
             .zip(&step.direction)
             .zip(&step.leverage)
         {
+            let series = &archive.series[symbol].1;
             let (Some(fwd), Some((adverse, range))) = (
-                outcome::forward(archive, symbol, step.time, next),
-                outcome::excursion(archive, symbol, *d, step.time, next),
+                outcome::forward(series, step.time, next),
+                outcome::excursion(series, *d, step.time, next),
             ) else {
                 continue;
             };
@@ -159,10 +160,11 @@ fn symbol_steps(archive: &Archive, steps: &[Step], m: &Measure, s: &mut Selectio
             s.liquidations_published += usize::from(liquidates(adverse, *lev));
             s.liquidations_flat += usize::from(liquidates(adverse, m.flat_leverage));
         }
-        for (symbol, d, _) in &step.eligible {
+        for e in &step.eligible {
+            let series = &archive.series[e.symbol].1;
             if let (Some(fwd), Some((_, range))) = (
-                outcome::forward(archive, symbol, step.time, next),
-                outcome::excursion(archive, symbol, *d, step.time, next),
+                outcome::forward(series, step.time, next),
+                outcome::excursion(series, e.direction, step.time, next),
             ) {
                 n_elig += 1;
                 abs_elig += fwd.abs();

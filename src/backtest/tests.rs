@@ -95,7 +95,7 @@ fn the_market_at_t_holds_only_what_was_known_at_t() {
         );
     }
     // the 24h quote volume of the 96 candles closed by t, as the replay tool derives it
-    let s = &a.series["S00USDT"];
+    let s = a.series_of("S00USDT").unwrap();
     let expected: f64 = (404..500)
         .map(|i| s.volumes[i] * (s.candles[i].high + s.candles[i].low + s.candles[i].close) / 3.0)
         .sum();
@@ -116,12 +116,13 @@ fn the_market_at_t_holds_only_what_was_known_at_t() {
 fn a_symbol_that_leaves_and_returns_is_eligible_again_only_after_96_fresh_hours() {
     let mut a = archive(11, 5, 1400);
     let gap = 600..700; // S00USDT stops for 25 hours
-    let s = a.series.get_mut("S00USDT").unwrap();
+    let i = a.index_of("S00USDT").unwrap();
+    let s = &mut a.series[i].1;
     s.candles.drain(gap.clone());
     s.volumes.drain(gap);
     let eligible = |a: &Archive, t: i64| {
         let step = decide_at(a, &settings(3), &History::default(), t).unwrap();
-        step.eligible.iter().any(|(s, _, _)| s == "S00USDT")
+        step.eligible.iter().any(|e| e.symbol == a.index_of("S00USDT").unwrap())
     };
     let back = START + 700 * M15;
     assert!(eligible(&a, START + 590 * M15), "before it stopped");
@@ -141,7 +142,7 @@ fn a_step_that_fails_closed_keeps_the_last_universe_until_it_expires() {
     let t0 = START + 500 * M15;
     let times = grid(t0, t0 + 3_600_000, 1_800_000);
     let mut thin = a.clone();
-    for series in thin.series.values_mut().skip(2) {
+    for series in thin.series.iter_mut().map(|(_, s)| s).skip(2) {
         let keep = series.closed_by(t0 + 1);
         series.candles.truncate(keep);
         series.volumes.truncate(keep);
@@ -172,7 +173,7 @@ proptest! {
         let cut = times[cut_step];
         let mut later = a.clone();
         let mut rng = Rng::new(seed ^ 0xabcd);
-        for series in later.series.values_mut() {
+        for series in later.series.iter_mut().map(|(_, s)| s) {
             let keep = series.candles.partition_point(|c| c.open_time < cut);
             let tail = walk(&mut rng, series.candles.len() - keep + extra);
             series.candles.truncate(keep);
@@ -196,7 +197,7 @@ fn a_random_universe_stands_still_while_the_strategy_fails_closed() {
     let t0 = START + 500 * M15;
     let times = grid(t0, t0 + 3_600_000, 1_800_000);
     let mut thin = a.clone();
-    for series in thin.series.values_mut().skip(2) {
+    for series in thin.series.iter_mut().map(|(_, s)| s).skip(2) {
         let keep = series.closed_by(t0 + 1);
         series.candles.truncate(keep);
         series.volumes.truncate(keep);
