@@ -53,7 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let overview = Overview {
         server_time: SERVER_TIME,
-        symbols: wire::parse_exchange_info(bodies[1].1.as_bytes())?.symbols,
+        symbols: wire::parse_exchange_info(bodies[1].1.as_bytes())?
+            .symbols
+            .into(),
         weight_limit: None,
         quote_volumes: wire::parse_tickers(bodies[2].1.as_bytes())?.values,
         books: wire::parse_books(bodies[3].1.as_bytes())?.values,

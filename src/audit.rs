@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::plan::{History, Plan};
+use crate::decide::{Memory, Plan};
 use crate::policy::{Policy, field};
 use crate::select::{self, churn::Action};
 
@@ -105,21 +105,18 @@ pub struct RunFacts {
 pub fn entry(
     policy: &Policy,
     plan: &Plan,
-    history: &History,
+    memory: &Memory,
     facts: &RunFacts,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut entry = identity(policy, history)?;
-    for (name, value) in decision(plan, history)?
-        .into_iter()
-        .chain(cost(plan, facts))
-    {
+    let mut entry = identity(policy, memory)?;
+    for (name, value) in decision(plan, memory)?.into_iter().chain(cost(plan, facts)) {
         entry.insert(name.to_owned(), value);
     }
     Ok(entry)
 }
 
 /// What churn control and rotation decided, and why.
-fn decision(plan: &Plan, history: &History) -> anyhow::Result<Vec<(&'static str, String)>> {
+fn decision(plan: &Plan, memory: &Memory) -> anyhow::Result<Vec<(&'static str, String)>> {
     let exclusions: BTreeMap<&str, usize> = select::count_by_reason(&plan.refresh.excluded)
         .into_iter()
         .map(|(reason, n)| (reason.as_str(), n))
@@ -149,7 +146,7 @@ fn decision(plan: &Plan, history: &History) -> anyhow::Result<Vec<(&'static str,
             "positions_left",
             serde_json::to_string(&plan.choice.positions_left)?,
         ),
-        ("held_count", history.held.len().to_string()),
+        ("held_count", memory.held.len().to_string()),
         ("median_atr_pct_15m", plan.refresh.median_atr.to_string()),
         ("exclusions", serde_json::to_string(&exclusions)?),
         ("scored_count", plan.refresh.scored.len().to_string()),
@@ -182,9 +179,9 @@ fn cost(plan: &Plan, facts: &RunFacts) -> Vec<(&'static str, String)> {
 
 /// The part of an audit entry every publish has (`generate` and `rollback`): the policy's
 /// identity and the symbols added and removed against the previous policy.
-pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<String, String>> {
+pub fn identity(policy: &Policy, memory: &Memory) -> anyhow::Result<BTreeMap<String, String>> {
     let symbols = policy.symbols()?;
-    let before = &history.incumbents;
+    let before = &memory.incumbents;
     let added: Vec<&String> = symbols.iter().filter(|s| !before.contains(s)).collect();
     let removed: Vec<&String> = before.iter().filter(|s| !symbols.contains(s)).collect();
     let leverage = policy.leverage()?;
@@ -212,7 +209,7 @@ pub fn identity(policy: &Policy, history: &History) -> anyhow::Result<BTreeMap<S
         .iter()
         .filter_map(|name| Some(((*name).to_owned(), policy.get(name)?.to_owned())))
         .collect();
-    let previous_hash = history
+    let previous_hash = memory
         .previous
         .as_ref()
         .and_then(|p| p.get(field::UNIVERSE_HASH))

@@ -6,8 +6,8 @@
 //! - [`market`]: reading the exchange (or a snapshot), within its rate limits;
 //! - [`select`]: why a symbol is excluded, how the rest are scored, ranked and chosen;
 //! - [`features`]: the indicators (TA-Lib conventions);
-//! - [`refresh`] (reading the market), [`decide`] (the pure decision) and [`plan`] (what
-//!   the store remembers, and the two put together);
+//! - [`decide`]: the decision, pure and in one place (screen, assess, choose, carry);
+//! - [`pipeline`]: a live refresh, the market read then decided;
 //! - [`policy`]: the published fields and their hashes;
 //! - [`store`]: Redis and the file store;
 //! - [`audit`]: the audit entry and update event of a publish;
@@ -25,10 +25,9 @@ pub mod features;
 pub mod history;
 pub mod market;
 pub mod output;
-pub mod plan;
+pub mod pipeline;
 pub mod policy;
 pub mod progress;
-pub mod refresh;
 pub mod rotation;
 pub mod select;
 pub mod settings;

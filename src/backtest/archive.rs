@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::market::candles::{self, M15, WINDOW};
 use crate::market::wire::{self, Book, SymbolInfo};
-use crate::market::{Candle, KLINES_LIMIT, Overview};
-use crate::refresh::MarketView;
+use crate::market::{Candle, KLINES_LIMIT, MarketView, Overview};
 use rayon::prelude::*;
 
 /// One symbol's 15m candles, oldest first, with their base-asset volumes.
@@ -51,7 +50,7 @@ pub struct Archive {
     pub dir: PathBuf,
     /// `meta.json`'s `server_time_ms`: the moment the recording ends.
     pub end: i64,
-    pub symbols: Vec<SymbolInfo>,
+    pub symbols: std::sync::Arc<[SymbolInfo]>,
     pub weight_limit: Option<u32>,
     /// Each symbol's candles, in name order: a symbol's place here is its index in a
     /// backtest's outcomes ([`Archive::index_of`]).
@@ -102,7 +101,7 @@ impl Archive {
         Ok(Self {
             dir: dir.to_owned(),
             end,
-            symbols: exchange.symbols,
+            symbols: exchange.symbols.into(),
             weight_limit: exchange.weight_limit,
             series,
             funding,
@@ -177,7 +176,7 @@ impl Archive {
     /// from [`candles::request_start`] returns. `generate` asks only for the symbols that
     /// pass the cheap checks; here every listed symbol's are at hand (a check less per
     /// step), and the decision reads only those of the symbols that pass.
-    pub fn view_at(&self, t: i64) -> MarketView {
+    pub fn view_at(&self, t: i64) -> MarketView<'_> {
         let overview = self.overview_at(t);
         let start = candles::request_start(t);
         let candles = self
@@ -187,10 +186,8 @@ impl Archive {
             .map(|(symbol, s)| {
                 let lo = s.candles.partition_point(|k| k.open_time < start);
                 let hi = s.candles.partition_point(|k| k.open_time <= t);
-                (
-                    symbol.clone(),
-                    Ok(s.candles[lo..hi.min(lo + KLINES_LIMIT as usize)].to_vec()),
-                )
+                let served = &s.candles[lo..hi.min(lo + KLINES_LIMIT as usize)];
+                (symbol.as_str(), Ok(served))
             })
             .collect();
         MarketView {
@@ -198,7 +195,6 @@ impl Archive {
             candles,
             cache_hits: 0,
             usage: crate::market::Usage::default(),
-            models_found: BTreeMap::new(),
         }
     }
 

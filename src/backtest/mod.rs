@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use serde::Serialize;
 
-use crate::decide::{self, History, PlanError};
+use crate::decide::{self, Config, Memory, PlanError};
 use crate::settings::Settings;
 use archive::Archive;
 
@@ -71,28 +71,24 @@ const CHUNK: usize = 64;
 /// depend on earlier decisions, so a chunk of moments is assessed on every core; churn
 /// control and rotation then run in order, each on the history the previous left.
 pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<Step> {
-    let mut history = History::default();
+    let config = decision(settings);
+    let no_models = BTreeMap::new();
+    let mut memory = Memory::default();
     let mut published: Option<(i64, Step)> = None;
     let mut steps = Vec::with_capacity(times.len());
     for chunk in times.chunks(CHUNK) {
         let assessed: Vec<_> = chunk
             .par_iter()
-            .map(|&t| crate::refresh::assess(archive.view_at(t), settings))
+            .map(|&t| decide::assess(archive.view_at(t), &no_models, &config))
             .collect();
         for (&t, refresh) in chunk.iter().zip(assessed) {
             let plan = refresh.map_err(PlanError::from).and_then(|refresh| {
-                decide::decide_assessed(
-                    refresh,
-                    &BTreeMap::new(),
-                    &history,
-                    settings,
-                    t.div_euclid(1000),
-                )
+                decide::choose_from(refresh, &no_models, &memory, &config, t.div_euclid(1000))
             });
             let step = match plan {
                 Ok(plan) => {
                     let step = step_of(archive, &plan, t);
-                    carry(&mut history, &step.universe, t);
+                    carry(&mut memory, &step.universe, t);
                     published = Some((t, step.clone()));
                     step
                 }
@@ -108,12 +104,13 @@ pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<S
 pub fn decide_at(
     archive: &Archive,
     settings: &Settings,
-    history: &History,
+    memory: &Memory,
     t: i64,
 ) -> Result<Step, String> {
     let view = archive.view_at(t);
-    let plan =
-        decide::decide(view, history, settings, t.div_euclid(1000)).map_err(|e| e.to_string())?;
+    let config = decision(settings);
+    let plan = decide::decide(view, &BTreeMap::new(), memory, &config, t.div_euclid(1000))
+        .map_err(|e| e.to_string())?;
     Ok(step_of(archive, &plan, t))
 }
 
@@ -157,13 +154,19 @@ fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
 
 /// What the store remembers after a publish of `universe` at `t`: the incumbents, and
 /// when each joined (a member that stays keeps its time).
-fn carry(history: &mut History, universe: &[String], t: i64) {
+/// The decision a backtest runs: `generate`'s, without the spread filter (a history has
+/// no order book, so the spread would be made up).
+fn decision(settings: &Settings) -> Config {
+    settings.decision().ignoring_spread()
+}
+
+fn carry(memory: &mut Memory, universe: &[String], t: i64) {
     let joined: HashMap<String, i64> = universe
         .iter()
         .map(|s| {
             (
                 s.clone(),
-                history
+                memory
                     .joined_at
                     .get(s)
                     .copied()
@@ -171,8 +174,8 @@ fn carry(history: &mut History, universe: &[String], t: i64) {
             )
         })
         .collect();
-    history.incumbents = universe.to_vec();
-    history.joined_at = joined;
+    memory.incumbents = universe.to_vec();
+    memory.joined_at = joined;
 }
 
 /// A step that failed closed: the last published universe while it is valid, else none.

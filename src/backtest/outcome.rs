@@ -215,7 +215,9 @@ pub fn equal(symbols: impl IntoIterator<Item = (usize, i8)>) -> Holdings {
     let mut list: Vec<(usize, i8)> = symbols.into_iter().collect();
     let w = 1.0 / list.len().max(1) as f64;
     list.sort_unstable_by_key(|&(s, _)| s);
-    list.into_iter().map(|(s, d)| (s, w * f64::from(d))).collect()
+    list.into_iter()
+        .map(|(s, d)| (s, w * f64::from(d)))
+        .collect()
 }
 
 /// The universe of each step, followed (direction of `trend_1h`) or long only.

@@ -140,12 +140,7 @@ fn symbol_steps(archive: &Archive, steps: &[Step], m: &Measure, s: &mut Selectio
     };
     for pair in steps.windows(2) {
         let (step, next) = (&pair[0], pair[1].time);
-        for ((&symbol, d), lev) in step
-            .members
-            .iter()
-            .zip(&step.direction)
-            .zip(&step.leverage)
-        {
+        for ((&symbol, d), lev) in step.members.iter().zip(&step.direction).zip(&step.leverage) {
             let series = &archive.series[symbol].1;
             let (Some(fwd), Some((adverse, range))) = (
                 outcome::forward(series, step.time, next),

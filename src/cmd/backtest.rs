@@ -21,9 +21,8 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
     let archive = Archive::read(&args.history)
         .map_err(|e| UsageError(format!("--history {}: {e}", args.history.display())))?;
     let times = schedule(&archive, args)?;
-    let settings = without_spread_filter(settings);
     let started = Instant::now();
-    let steps = backtest::decisions(&archive, &settings, &times);
+    let steps = backtest::decisions(&archive, settings, &times);
     let decided = started.elapsed();
     let measuring = Instant::now();
     let measure = Measure {
@@ -52,13 +51,6 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
         )?;
     }
     Ok(ExitCode::Success)
-}
-
-/// A history has no order book: the spread filter would judge a made-up spread.
-fn without_spread_filter(settings: &Settings) -> Settings {
-    let mut settings = settings.clone();
-    settings.filters.max_spread_bps = f64::INFINITY;
-    settings
 }
 
 fn step_ms(args: &BacktestArgs) -> Result<i64, UsageError> {

@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::report::SymbolReport;
 use crate::cli::ExplainArgs;
+use crate::decide::Plan;
 use crate::exit::ExitCode;
 use crate::output::printable;
-use crate::plan::Plan;
 use crate::select::eligibility;
 use crate::select::score::Regime;
 use crate::select::{Reason, Weights};
@@ -75,8 +75,9 @@ fn explain<'a>(plan: &'a Plan, settings: &Settings, symbol: &'a str) -> Explanat
         .iter()
         .find(|i| i.symbol == symbol)
         .map(|info| {
-            let required = crate::refresh::required_models(settings, &plan.models.models);
-            let rules = crate::refresh::rules(settings, required.as_ref());
+            let config = settings.decision();
+            let required = crate::decide::assess::required_models(&config, &plan.models.models);
+            let rules = crate::decide::assess::rules(&config, required.as_ref());
             let mut checks: Vec<Check> = eligibility::checks(info, overview, &rules)
                 .into_iter()
                 .map(|c| Check {

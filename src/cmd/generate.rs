@@ -14,9 +14,10 @@ use anyhow::Context as _;
 
 use super::{SourceChoice, report};
 use crate::cli::GenerateArgs;
+use crate::decide::{Memory, Plan};
 use crate::exit::ExitCode;
 use crate::output;
-use crate::plan::{self, History, Plan};
+use crate::pipeline;
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::settings::Settings;
@@ -45,7 +46,7 @@ impl From<&GenerateArgs> for Options {
 pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let source_choice = SourceChoice::parse(options.source.as_deref())?;
-    let (mut store, history) = super::read_history(
+    let (mut store, memory) = super::read_memory(
         settings,
         options.held.as_deref(),
         !options.dry_run,
@@ -53,10 +54,10 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     )?;
     let source = source_choice.open(settings, started)?;
     let now = output::now_epoch();
-    let plan = plan::make(
+    let plan = pipeline::make(
         source.as_ref(),
         settings,
-        &history,
+        &memory,
         source_choice.cache(settings, !options.dry_run).as_ref(),
         now,
         &Progress::for_stderr(),
@@ -77,7 +78,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
             store.as_mut(),
             &policy,
             &plan,
-            &history,
+            &memory,
             settings,
             &facts,
         )?),
@@ -103,12 +104,12 @@ fn publish(
     store: &mut dyn Store,
     policy: &Policy,
     plan: &Plan,
-    history: &History,
+    memory: &Memory,
     settings: &Settings,
     facts: &crate::audit::RunFacts,
 ) -> anyhow::Result<String> {
-    let audit = crate::audit::entry(policy, plan, history, facts)?;
-    super::publish(store, policy, audit, history)?;
+    let audit = crate::audit::entry(policy, plan, memory, facts)?;
+    super::publish(store, policy, audit, memory)?;
     if settings.rotation.model_dir.is_some() {
         // after the publish: a failed run must not make models look seen
         store

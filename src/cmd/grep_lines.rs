@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::decide::Plan;
 use crate::output::printable;
-use crate::plan::Plan;
 use crate::policy;
 use crate::select::{Reason, count_by_reason};
 use crate::settings::Settings;

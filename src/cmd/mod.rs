@@ -1,5 +1,5 @@
 //! One module per subcommand; each `run` reads like the table of contents of its job.
-//! What several of them share (opening the source, reading the store's history) is here.
+//! What several of them share (opening the source, reading what the store remembers) is here.
 
 pub mod backtest;
 pub mod config;
@@ -22,12 +22,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
+use crate::decide::Memory;
 use crate::error::UsageError;
 use crate::market::Source;
 use crate::market::cache::CandleCache;
 use crate::market::client::Client;
 use crate::market::snapshot::SnapshotSource;
-use crate::plan::History;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -96,30 +96,30 @@ impl SourceChoice {
 /// The store and what it remembers. With `must_open` a store that cannot be read is an
 /// error; without, a warning, and the run goes on as a first run. `publishing` checks
 /// that the store could take the publish, before any exchange weight is spent.
-fn read_history(
+fn read_memory(
     settings: &Settings,
     held: Option<&[String]>,
     must_open: bool,
     publishing: bool,
-) -> anyhow::Result<(Option<Box<dyn Store>>, History)> {
+) -> anyhow::Result<(Option<Box<dyn Store>>, Memory)> {
     let attempt = || -> Result<_, crate::error::StoreError> {
         let mut store = settings.open_store()?;
         if publishing {
             store.preflight()?;
         }
-        let history = History::read(
+        let memory = crate::store::memory::read(
             store.as_mut(),
             held,
             settings.churn.min_hold,
             crate::output::now_epoch(),
         )?;
-        Ok((store, history))
+        Ok((store, memory))
     };
     match attempt() {
-        Ok((store, history)) => Ok((Some(store), history)),
+        Ok((store, memory)) => Ok((Some(store), memory)),
         Err(error) if !must_open => {
             crate::warn!("universe: warning: {error}; going on without the previous universe");
-            Ok((None, History::without_store(held)))
+            Ok((None, Memory::without_store(held)))
         }
         Err(error) => Err(error).context("reading the store before the refresh"),
     }
@@ -131,15 +131,15 @@ fn plan_without_publishing(
     settings: &Settings,
     selection: &crate::cli::SelectionArgs,
     must_open_store: bool,
-) -> anyhow::Result<crate::plan::Plan> {
+) -> anyhow::Result<crate::decide::Plan> {
     let started = Instant::now();
     let source = SourceChoice::parse(selection.source.as_deref())?;
-    let (_store, history) =
-        read_history(settings, selection.held.as_deref(), must_open_store, false)?;
-    crate::plan::make(
+    let (_store, memory) =
+        read_memory(settings, selection.held.as_deref(), must_open_store, false)?;
+    crate::pipeline::make(
         source.open(settings, started)?.as_ref(),
         settings,
-        &history,
+        &memory,
         source.cache(settings, false).as_ref(),
         crate::output::now_epoch(),
         &crate::progress::Progress::for_stderr(),
@@ -148,19 +148,19 @@ fn plan_without_publishing(
 }
 
 /// Publishes `policy` with its audit entry and update event, if the store still holds
-/// the policy `history` read.
+/// the policy `memory` read.
 fn publish(
     store: &mut dyn Store,
     policy: &crate::policy::Policy,
     audit: std::collections::BTreeMap<String, String>,
-    history: &History,
+    memory: &Memory,
 ) -> anyhow::Result<()> {
     let publication = crate::store::Publication {
         audit,
         event: crate::audit::update_event(policy),
         policy: policy.clone(),
     };
-    let expected = history
+    let expected = memory
         .previous
         .as_ref()
         .and_then(|p| p.get(crate::policy::field::POLICY_HASH));

@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::decide::Plan;
 use crate::output::printable;
-use crate::plan::Plan;
 use crate::policy::{Policy, field};
 use crate::select::Scored;
 use crate::select::churn::{Action, Decision};

@@ -12,14 +12,13 @@ use crate::audit::identity;
 use crate::cli::RollbackArgs;
 use crate::exit::ExitCode;
 use crate::output;
-use crate::plan::History;
 use crate::policy::{Draft, GENERATOR_ROLLBACK, SymbolScore, field};
 use crate::settings::Settings;
 use crate::store::AuditRecord;
 
 pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode> {
     let mut store = settings.open_store()?;
-    let history = History::read(
+    let memory = crate::store::memory::read(
         store.as_mut(),
         Some(&[]),
         std::time::Duration::ZERO,
@@ -30,14 +29,14 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
     let policy = republish(target, settings)?;
     let bounds = verify(target, &policy, settings)?;
 
-    let mut audit = identity(&policy, &history)?;
+    let mut audit = identity(&policy, &memory)?;
     audit.insert(
         crate::audit::name::ROLLBACK_OF_ENTRY.into(),
         target.id.clone(),
     );
     audit.insert("reason".into(), "manual rollback".into());
     audit.insert(crate::audit::name::BOUNDS.into(), bounds.to_json());
-    super::publish(store.as_mut(), &policy, audit, &history).context("the rollback")?;
+    super::publish(store.as_mut(), &policy, audit, &memory).context("the rollback")?;
     writeln!(
         crate::output::stdout(),
         "rolled back to universe {} ({} symbols, from run {}) in {}; valid until {}",

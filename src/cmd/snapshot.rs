@@ -13,7 +13,6 @@ use crate::market::Source as _;
 use crate::market::client::Client;
 use crate::market::snapshot::Recorder;
 use crate::progress::Progress;
-use crate::refresh;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -26,8 +25,15 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
         max_data_age: None,
         ..settings.clone()
     };
-    let refresh = refresh::run(&recorder, &recording, None, &Progress::for_stderr())
-        .context("the snapshot is incomplete: the refresh failed closed")?;
+    let reading = crate::pipeline::reading(&recording, None, crate::output::now_epoch());
+    let refresh = crate::pipeline::refresh(
+        &recorder,
+        &recording.decision(),
+        &std::collections::BTreeMap::new(),
+        &reading,
+        &Progress::for_stderr(),
+    )
+    .context("the snapshot is incomplete: the refresh failed closed")?;
     let filters = &settings.filters;
     recorder
         .finish(&json!({

@@ -59,11 +59,12 @@ impl Candle {
     }
 }
 
-/// The two windows features are computed on, oldest first.
+/// The two windows features are computed on, oldest first: the 15m window borrowed from
+/// the candles it was cut from, the 1h window built from them (96 candles, no heap).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Windows {
-    pub m15: Vec<Candle>,
-    pub h1: Vec<Candle>,
+pub struct Windows<'a> {
+    pub m15: &'a [Candle],
+    pub h1: [Candle; WINDOW],
 }
 
 /// Why a symbol's candles cannot be used.
@@ -86,29 +87,24 @@ fn hour_start(time: i64) -> i64 {
     time.div_euclid(H1) * H1
 }
 
-/// Builds both windows from 15m candles (oldest first) fetched from
-/// [`request_start`]. Candles not closed at `server_time` (open + 15m later than it) are
-/// dropped first.
-pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows, WindowError> {
-    let closed: Vec<Candle> = candles
-        .iter()
-        .copied()
-        .filter(|c| c.open_time + M15 <= server_time)
-        .collect();
+/// Builds both windows from 15m candles fetched from [`request_start`], whose open
+/// times strictly increase (the wire parser and the history reader refuse others).
+/// Candles not closed at `server_time` (open + 15m later than it) are left out first.
+pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows<'_>, WindowError> {
+    let closed = &candles[..candles.partition_point(|c| c.open_time + M15 <= server_time)];
     let last_hour_end = hour_start(server_time);
     let first_hour = last_hour_end - WINDOW as i64 * H1;
-    let in_hours = closed
-        .iter()
-        .filter(|c| c.open_time >= first_hour && c.open_time < last_hour_end);
-    let h1 = hourly(in_hours.clone());
+    let in_hours = &closed[closed.partition_point(|c| c.open_time < first_hour)
+        ..closed.partition_point(|c| c.open_time < last_hour_end)];
+    let (h1, hours) = hourly(in_hours);
     let m15 = &closed[closed.len().saturating_sub(WINDOW)..];
     // the newest closed candle must be the one that just closed: stale is not recent
     let last_slot = server_time.div_euclid(M15) * M15 - M15;
     let fresh = m15.last().is_some_and(|c| c.open_time == last_slot);
-    if m15.len() < WINDOW || h1.len() < WINDOW || !fresh {
+    if m15.len() < WINDOW || hours < WINDOW || !fresh {
         return Err(WindowError::Insufficient {
             m15: m15.len(),
-            h1: h1.len(),
+            h1: hours,
         });
     }
     let bad = m15
@@ -120,30 +116,40 @@ pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows, WindowEr
             open_time: candle.open_time,
         });
     }
-    Ok(Windows {
-        m15: m15.to_vec(),
-        h1: h1[h1.len() - WINDOW..].to_vec(),
-    })
+    Ok(Windows { m15, h1 })
 }
 
-/// Aggregates 15m candles into 1h candles by aligned hour.
-fn hourly<'a>(candles: impl Iterator<Item = &'a Candle>) -> Vec<Candle> {
-    let mut hours: Vec<Candle> = Vec::with_capacity(WINDOW);
+/// Aggregates 15m candles into 1h candles by aligned hour: the last [`WINDOW`] hours, and
+/// how many hours there were.
+fn hourly(candles: &[Candle]) -> ([Candle; WINDOW], usize) {
+    const EMPTY: Candle = Candle {
+        open_time: 0,
+        open: 0.0,
+        high: 0.0,
+        low: 0.0,
+        close: 0.0,
+    };
+    let mut hours = [EMPTY; WINDOW];
+    let mut count = 0;
     for c in candles {
         let start = hour_start(c.open_time);
-        match hours.last_mut() {
-            Some(hour) if hour.open_time == start => {
-                hour.high = hour.high.max(c.high);
-                hour.low = hour.low.min(c.low);
-                hour.close = c.close;
-            }
-            _ => hours.push(Candle {
+        let last = (count + WINDOW - 1) % WINDOW;
+        if count > 0 && hours[last].open_time == start {
+            let hour = &mut hours[last];
+            hour.high = hour.high.max(c.high);
+            hour.low = hour.low.min(c.low);
+            hour.close = c.close;
+        } else {
+            hours[count % WINDOW] = Candle {
                 open_time: start,
                 ..*c
-            }),
+            };
+            count += 1;
         }
     }
-    hours
+    // a ring: oldest first from the slot after the newest
+    hours.rotate_left(count % WINDOW);
+    (hours, count)
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! - `client`: the HTTP source, behind the `limiter`'s request-weight gate.
 //! - `snapshot`: a folder of recorded responses, and the recorder that writes one.
 //! - `candles`: closed-candle windows (15m, and 1h built from aligned 15m candles).
+//! - `gather`: one refresh's reading (overview, freshness, candles), and `view`: what
+//!   the decision reads of it, borrowed.
 
 pub mod cache;
 pub mod candles;
@@ -212,10 +214,13 @@ pub struct Usage {
 }
 
 mod fetch;
+pub mod gather;
 mod overview;
+pub mod view;
 
 pub use fetch::{CandleFetch, CandleRequest, CandleResult, fetch_candles};
 pub use overview::{Overview, fetch_overview};
+pub use view::MarketView;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,8 @@ use crate::error::FailClosed;
 pub struct Overview {
     /// Server time in ms since the epoch; all ages and windows are measured from it.
     pub server_time: i64,
-    pub symbols: Vec<SymbolInfo>,
+    /// exchangeInfo's symbols; shared, as a history serves the same list at every step.
+    pub symbols: std::sync::Arc<[SymbolInfo]>,
     /// exchangeInfo's `REQUEST_WEIGHT` per minute, when it states one.
     pub weight_limit: Option<u32>,
     /// 24h quote volume by symbol.
@@ -69,7 +70,7 @@ pub fn fetch_overview(source: &dyn Source) -> Result<Overview, FailClosed> {
     }
     Ok(Overview {
         server_time,
-        symbols,
+        symbols: symbols.into(),
         weight_limit: exchange.weight_limit,
         quote_volumes: tickers.values,
         books: books.values,

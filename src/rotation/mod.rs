@@ -34,7 +34,7 @@ pub enum Mode {
 
 /// `[rotation]` settings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct Config {
     pub mode: Mode,
     pub min_trades_for_eviction: u64,
     pub eviction_win_rate: f64,
@@ -104,7 +104,7 @@ pub struct Report {
 /// What rotation reads besides the ranking.
 #[derive(Debug)]
 pub struct Inputs<'a> {
-    pub settings: &'a Settings,
+    pub config: &'a Config,
     pub performance: &'a BTreeMap<String, Performance>,
     /// Records that could not be read: symbol → the key and the field at fault.
     pub unreadable: &'a BTreeMap<String, String>,
@@ -123,7 +123,7 @@ pub struct Inputs<'a> {
 /// and expansions stop at `max_symbols`. Advisory mode plans exactly the same and says,
 /// for each recommendation, whether execution would apply it and what would stop it.
 pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Report {
-    let s = input.settings;
+    let s = input.config;
     let mut evict: Vec<Eviction> = choice
         .members
         .iter()
@@ -180,7 +180,7 @@ fn plan(
     refills: usize,
     input: &Inputs<'_>,
 ) -> (Vec<Option<String>>, Vec<Option<String>>) {
-    let max = input.settings.max_symbols;
+    let max = input.config.max_symbols;
     let mut plan_evict: Vec<Option<String>> = Vec::new();
     for e in evict {
         let blocked = if input.held.contains(&e.symbol) {
@@ -283,7 +283,7 @@ fn expansions(
             !choice.members.contains(i)
                 && model_of.contains_key(symbol)
                 && !evicted.contains(symbol)
-                && !input.settings.is_evicted(input.performance.get(symbol))
+                && !input.config.is_evicted(input.performance.get(symbol))
         })
         .map(|(i, s)| Expansion {
             symbol: s.candidate.symbol.clone(),
@@ -296,7 +296,7 @@ fn expansions(
         .collect()
 }
 
-impl Settings {
+impl Config {
     /// Why the results of `p` call for an eviction, if they do: at least
     /// `min_trades_for_eviction` trades and a win rate below `eviction_win_rate` or a
     /// drawdown above `eviction_drawdown` (a record without one is judged on win rate).
@@ -356,7 +356,7 @@ impl Settings {
 /// `symbol` as an eviction candidate, if its results say so.
 fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
     let p = input.performance.get(symbol)?;
-    let why = input.settings.eviction_reason(p)?;
+    let why = input.config.eviction_reason(p)?;
     Some(Eviction {
         symbol: symbol.to_owned(),
         why,

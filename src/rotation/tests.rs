@@ -4,8 +4,8 @@ use super::*;
 use crate::select::churn::Action;
 use proptest::prelude::*;
 
-fn settings(mode: Mode, max_symbols: usize) -> Settings {
-    Settings {
+fn settings(mode: Mode, max_symbols: usize) -> Config {
+    Config {
         mode,
         min_trades_for_eviction: 10,
         eviction_win_rate: 0.4,
@@ -58,7 +58,7 @@ proptest! {
                 choice.decisions.push(Decision { symbol: name(i), action: Action::Kept, reason: String::new() });
             }
             let inputs = Inputs {
-                settings: &s,
+                config: &s,
                 performance: &performance,
                 unreadable: &BTreeMap::new(),
                 models: &scan,

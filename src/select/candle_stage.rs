@@ -8,11 +8,13 @@ use crate::features::Features;
 use crate::market::candles::{self, WindowError, Windows};
 use crate::market::{Candle, FetchError};
 
-/// Candles → windows → features, or the reason the symbol cannot be scored.
+/// Candles → windows → features, or the reason the symbol cannot be scored. The 1h
+/// returns are kept only for a correlation limit (`with_returns`).
 pub fn judge(
     candidate: Candidate,
-    candles: Result<Vec<Candle>, FetchError>,
+    candles: Result<&[Candle], &FetchError>,
     server_time: i64,
+    with_returns: bool,
 ) -> Result<Ready, Excluded> {
     let exclude = |candidate: Candidate, reason: Reason, detail: String| Excluded {
         symbol: candidate.symbol,
@@ -23,7 +25,7 @@ pub fn judge(
         Ok(candles) => candles,
         Err(error) => return Err(exclude(candidate, Reason::FetchFailed, error.to_string())),
     };
-    let windows = match candles::windows(&candles, server_time) {
+    let windows = match candles::windows(candles, server_time) {
         Ok(windows) => windows,
         Err(WindowError::Insufficient { m15, h1 }) => {
             let detail = format!(
@@ -38,11 +40,15 @@ pub fn judge(
             return Err(exclude(candidate, Reason::BadData, detail));
         }
     };
-    match Features::compute(&windows.m15, &windows.h1) {
+    match Features::compute(windows.m15, &windows.h1) {
         Some(features) => Ok(Ready {
             candidate,
             features,
-            returns_1h: log_returns(&windows),
+            returns_1h: if with_returns {
+                log_returns(&windows)
+            } else {
+                Vec::new()
+            },
         }),
         None => Err(exclude(
             candidate,

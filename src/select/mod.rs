@@ -20,10 +20,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use eligibility::{Filters, Rules, screen};
+pub use eligibility::{Filters, Rules, Spread, screen};
 pub use leverage::LeverageTable;
 pub use lists::{Lists, Pattern};
-pub use score::{FeatureValues, Regime, Scored, Weights, apply_hybrid, score};
+pub use score::{FeatureValues, Regime, Regimes, Scored, Weights, apply_hybrid, score};
 
 /// Why a symbol is not scored, in the order the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -157,6 +157,15 @@ pub struct Ready {
     pub returns_1h: Vec<f64>,
 }
 
+/// Regimes by the median `atr_pct_15m` of the scored symbols, and their weight multipliers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regimes {
+    pub high_vol_above: f64,
+    pub low_vol_below: f64,
+    pub high_vol: Weights,
+    pub low_vol: Weights,
+}
+
 /// The median `atr_pct_15m` of the candidates.
 pub fn median_atr(ready: &[Ready]) -> Option<f64> {
     median(

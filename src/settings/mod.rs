@@ -26,17 +26,8 @@ use crate::error::UsageError;
 use crate::market::client::ClientSettings;
 use crate::policy::ExitParams;
 use crate::select::churn::Churn;
-use crate::select::{Filters, LeverageTable, Lists, Pattern, Weights};
+use crate::select::{Filters, LeverageTable, Lists, Pattern, Regimes, Spread, Weights};
 use crate::store::{Keys, Location};
-
-/// Regimes by the median `atr_pct_15m` of the scored symbols, and their weight multipliers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Regimes {
-    pub high_vol_above: f64,
-    pub low_vol_below: f64,
-    pub high_vol: Weights,
-    pub low_vol: Weights,
-}
 
 /// Everything a command may read.
 #[derive(Debug, Clone)]
@@ -61,7 +52,7 @@ pub struct Settings {
     pub extra: BTreeMap<String, String>,
     /// `[policy.harvest_params]`, `[policy.kill_params]`: carried into the policy.
     pub exit_params: ExitParams,
-    pub rotation: crate::rotation::Settings,
+    pub rotation: crate::rotation::Config,
     /// How far the exchange's clock may lag the local one before a live refresh fails
     /// closed; `None`: not checked.
     pub max_data_age: Option<Duration>,
@@ -77,6 +68,24 @@ impl Settings {
     /// Opens the configured store.
     pub fn open_store(&self) -> Result<Box<dyn crate::store::Store>, crate::error::StoreError> {
         self.store.open(&self.keys, self.tls_ca.as_deref())
+    }
+
+    /// What the decision reads, built once: the spread filter on.
+    pub fn decision(&self) -> crate::decide::Config {
+        crate::decide::Config {
+            filters: self.filters,
+            spread: Spread::Checked,
+            lists: self.lists.clone(),
+            top: self.top,
+            min_symbols: self.min_symbols,
+            weights: self.weights,
+            regimes: self.regimes.clone(),
+            hybrid_min_trades: self.hybrid_min_trades,
+            leverage: self.leverage.clone(),
+            churn: self.churn.clone(),
+            max_correlation: self.max_correlation,
+            rotation: self.rotation.clone(),
+        }
     }
 
     /// Resolves every knob from `overrides`, the file at `config` (if any) and defaults.
@@ -280,7 +289,7 @@ fn store_keys(v: &Values) -> Keys {
     }
 }
 
-fn rotation(v: &mut Values, top: usize) -> Result<crate::rotation::Settings, UsageError> {
+fn rotation(v: &mut Values, top: usize) -> Result<crate::rotation::Config, UsageError> {
     use crate::rotation::Mode;
     // a hard upper bound on what is published; below top it could never hold
     v.adjust_default("rotation.max_symbols", top as u64);
@@ -295,7 +304,7 @@ fn rotation(v: &mut Values, top: usize) -> Result<crate::rotation::Settings, Usa
     }
     let model_dir = v.text("rotation.model_dir");
     let glob = v.text("rotation.model_glob");
-    Ok(crate::rotation::Settings {
+    Ok(crate::rotation::Config {
         mode: if v.text("rotation.mode") == "execution" {
             Mode::Execution
         } else {

@@ -6,6 +6,7 @@
 //! policy is still the one the run read, so two generators can never interleave.
 
 mod file;
+pub mod memory;
 mod redact;
 mod redis;
 

@@ -8,7 +8,7 @@ fn overview(info: SymbolInfo, quote_volume: Option<f64>, book: Option<Book>) -> 
     let symbol = info.symbol.clone();
     Overview {
         server_time: 100 * 86_400_000,
-        symbols: vec![info],
+        symbols: vec![info].into(),
         weight_limit: None,
         quote_volumes: quote_volume
             .map(|v| (symbol.clone(), v))
@@ -241,7 +241,7 @@ fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
         "the name is cut: {}",
         excluded[0].symbol.len()
     );
-    o.symbols[0].symbol = "XUSDT".into();
+    std::sync::Arc::get_mut(&mut o.symbols).unwrap()[0].symbol = "XUSDT".into();
     o.conflicts.insert(
         "XUSDT".into(),
         "exchangeInfo lists it 2 times, differently".into(),

@@ -1,67 +1,57 @@
-//! The I/O around the decision: what the store remembers (the previous universe, when
-//! each member joined, open positions, results, models seen) and reading the market, put
-//! together with [`crate::decide::decide`]. `generate` publishes a plan, `explain` and
-//! `rotation` show one; all make it here.
+//! What the store remembers that the decision needs ([`Memory`]): the previous policy,
+//! when each member joined (read back from the audit trail only as far as `min_hold`
+//! needs), open positions, performance records and the models seen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use super::{AuditRecord, Store};
+use crate::decide::Memory;
 use crate::error::StoreError;
-use crate::market::Source;
-use crate::market::cache::CandleCache;
 use crate::policy::field;
-use crate::progress::Progress;
-use crate::refresh;
-use crate::rotation::models;
-use crate::settings::Settings;
-use crate::store::{AuditRecord, Store};
 
-pub use crate::decide::{History, Plan, PlanError};
+/// Reads the previous policy, the recent audit trail and the held set. `held`, when
+/// given (`--held`), replaces the store's held set. The audit trail is read back only
+/// as far as `min_hold` before `now` needs.
+pub fn read(
+    store: &mut dyn Store,
+    held: Option<&[String]>,
+    min_hold: std::time::Duration,
+    now: i64,
+) -> Result<Memory, StoreError> {
+    let previous = store.load_policy()?;
+    let incumbents = previous
+        .as_ref()
+        .and_then(|p| p.symbols().ok())
+        .unwrap_or_default();
+    let joined_at = if incumbents.is_empty() {
+        HashMap::new()
+    } else {
+        let horizon = now - min_hold.as_secs() as i64;
+        joined_at(&incumbents, &audit_back_to(store, horizon)?)
+    };
+    let held = match held {
+        Some(symbols) => symbols.iter().cloned().collect(),
+        None => store.held_symbols()?,
+    };
+    let symbols = store.performance_symbols()?;
+    let performance = store.performance(&symbols)?;
+    performance.warn_unreadable();
+    let seen_models = store.seen_models()?;
+    Ok(Memory {
+        previous,
+        incumbents,
+        joined_at,
+        held,
+        performance: performance.records,
+        unreadable_performance: performance.unreadable,
+        seen_models,
+    })
+}
 
 /// Audit entries are read back newest first, this many at first, four times more each
 /// time that is not enough, up to the streams' length.
 const FIRST_PAGE: usize = 64;
-const LAST_PAGE: usize = crate::store::STREAM_MAX_LEN;
-
-impl History {
-    /// Reads the previous policy, the recent audit trail and the held set. `held`, when
-    /// given (`--held`), replaces the store's held set. The audit trail is read back only
-    /// as far as `min_hold` before `now` needs.
-    pub fn read(
-        store: &mut dyn Store,
-        held: Option<&[String]>,
-        min_hold: std::time::Duration,
-        now: i64,
-    ) -> Result<Self, StoreError> {
-        let previous = store.load_policy()?;
-        let incumbents = previous
-            .as_ref()
-            .and_then(|p| p.symbols().ok())
-            .unwrap_or_default();
-        let joined_at = if incumbents.is_empty() {
-            HashMap::new()
-        } else {
-            let horizon = now - min_hold.as_secs() as i64;
-            joined_at(&incumbents, &audit_back_to(store, horizon)?)
-        };
-        let held = match held {
-            Some(symbols) => symbols.iter().cloned().collect(),
-            None => store.held_symbols()?,
-        };
-        let symbols = store.performance_symbols()?;
-        let performance = store.performance(&symbols)?;
-        performance.warn_unreadable();
-        let seen_models = store.seen_models()?;
-        Ok(Self {
-            previous,
-            incumbents,
-            joined_at,
-            held,
-            performance: performance.records,
-            unreadable_performance: performance.unreadable,
-            seen_models,
-        })
-    }
-}
+const LAST_PAGE: usize = super::STREAM_MAX_LEN;
 
 /// The newest audit entries, newest first, reaching back before `horizon` (epoch
 /// seconds) or to the start of the trail. Older entries cannot change a `min_hold`
@@ -87,10 +77,7 @@ fn audit_back_to(store: &mut dyn Store, horizon: i64) -> Result<Vec<AuditRecord>
 
 /// For each symbol, the creation time of the oldest entry of its unbroken run of
 /// membership, walking back from the newest entry.
-fn joined_at(
-    symbols: &[String],
-    newest_first: &[crate::store::AuditRecord],
-) -> HashMap<String, i64> {
+fn joined_at(symbols: &[String], newest_first: &[AuditRecord]) -> HashMap<String, i64> {
     let members: Vec<(i64, Vec<String>)> = newest_first
         .iter()
         .filter_map(|r| {
@@ -112,29 +99,10 @@ fn joined_at(
         .collect()
 }
 
-/// The plan `generate` publishes: the model folder and the market are read (I/O), then
-/// [`crate::decide::decide`] chooses (pure).
-pub fn make(
-    source: &dyn Source,
-    settings: &Settings,
-    history: &History,
-    cache: Option<&CandleCache>,
-    now: i64,
-    progress: &Progress,
-) -> Result<Plan, PlanError> {
-    let found = match &settings.rotation.model_dir {
-        Some(dir) => models::scan(dir, &settings.rotation.model_glob).map_err(PlanError::Models)?,
-        None => BTreeMap::new(),
-    };
-    let view = refresh::gather(source, settings, found, cache, progress, now)?;
-    let started = std::time::Instant::now();
-    let mut plan = crate::decide::decide(view, history, settings, now)?;
-    plan.refresh.features_us = started.elapsed().as_micros();
-    Ok(plan)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn record(at: i64, symbols: &[&str]) -> AuditRecord {
@@ -176,7 +144,7 @@ mod tests {
             })
             .collect();
         std::fs::write(dir.path().join("audit.jsonl"), lines).unwrap();
-        let mut store = crate::store::FileStore::new(dir.path().to_owned());
+        let mut store = super::super::FileStore::new(dir.path().to_owned());
         let now = 1_000_000 + 300 * 60;
         // min_hold 30 min: the first page of 64 reaches back far enough
         let read = audit_back_to(&mut store, now - 1800).unwrap();

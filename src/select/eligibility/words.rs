@@ -1,0 +1,133 @@
+//! The cheap checks in words, for `explain` and for a symbol's exclusion: only the
+//! output reads them, so screening never formats a check that passed.
+
+use super::{CheckKind, MAX_SYMBOL_BYTES, NO_DELIVERY_BEFORE_MS, Seen, Spread, is_symbol_name};
+
+impl Seen<'_> {
+    /// One check in words: what was seen, and what it needs.
+    pub(super) fn words(&self, name: CheckKind) -> (String, String) {
+        match name {
+            CheckKind::SymbolName | CheckKind::OneRecord => self.record_words(name),
+            CheckKind::UsdtPerpetual
+            | CheckKind::Trading
+            | CheckKind::NoDeliveryScheduled
+            | CheckKind::Age => self.listing_words(name),
+            CheckKind::DenyList | CheckKind::AllowList | CheckKind::Model => self.list_words(name),
+            CheckKind::Ticker | CheckKind::Liquidity | CheckKind::Book | CheckKind::Spread => {
+                self.market_words(name)
+            }
+        }
+    }
+
+    /// Whether the name can be a symbol, and whether the exchange said one thing about it.
+    fn record_words(&self, name: CheckKind) -> (String, String) {
+        let symbol = &self.info.symbol;
+        if name == CheckKind::SymbolName {
+            let not = if is_symbol_name(symbol) {
+                ""
+            } else {
+                ", not a symbol name"
+            };
+            return (
+                format!("{} bytes{not}", symbol.len()),
+                format!(
+                    "1 to {MAX_SYMBOL_BYTES} bytes, no control characters, spaces, /, \\ or .."
+                ),
+            );
+        }
+        (
+            self.conflict
+                .map_or_else(|| "listed once".into(), Clone::clone),
+            "one record per symbol in each answer".into(),
+        )
+    }
+
+    /// What exchangeInfo says: contract, status, delivery, age.
+    fn listing_words(&self, name: CheckKind) -> (String, String) {
+        let info = self.info;
+        match name {
+            CheckKind::UsdtPerpetual => (
+                format!(
+                    "contractType {:?}, quoteAsset {:?}, marginAsset {:?}",
+                    info.contract_type, info.quote_asset, info.margin_asset
+                ),
+                "PERPETUAL, USDT, USDT".into(),
+            ),
+            CheckKind::Trading => (format!("status {:?}", info.status), "TRADING".into()),
+            CheckKind::NoDeliveryScheduled => (
+                format!("deliveryDate {}", info.delivery_date),
+                format!("≥ {NO_DELIVERY_BEFORE_MS} (2100-01-01)"),
+            ),
+            _ => (
+                format!("listed {:.2} days ago", self.age_days),
+                format!("≥ {} days", self.rules.filters.min_age_days),
+            ),
+        }
+    }
+
+    /// The operator's deny and allow lists, and the model a symbol may need.
+    fn list_words(&self, name: CheckKind) -> (String, String) {
+        let lists = self.rules.lists;
+        match name {
+            CheckKind::DenyList => (
+                self.denied_by
+                    .map_or_else(|| "no pattern matches".into(), |p| format!("matches {p}")),
+                format!("no match among {} pattern(s)", lists.deny.len()),
+            ),
+            CheckKind::AllowList => (
+                if self.allowed {
+                    "allowed".into()
+                } else {
+                    "matches no pattern".into()
+                },
+                if lists.allow.is_empty() {
+                    "no allow list".into()
+                } else {
+                    format!("a match among {} pattern(s)", lists.allow.len())
+                },
+            ),
+            _ => (
+                if self.has_model == Some(true) {
+                    "has a model".into()
+                } else {
+                    "no model file".into()
+                },
+                "a model (rotation.require_model)".into(),
+            ),
+        }
+    }
+
+    /// What the market says: 24h volume and the book.
+    fn market_words(&self, name: CheckKind) -> (String, String) {
+        let filters = self.rules.filters;
+        match name {
+            CheckKind::Ticker => (
+                self.quote_volume.map_or_else(
+                    || "no 24h ticker".into(),
+                    |v| format!("24h quote volume {v}"),
+                ),
+                "a finite quote volume".into(),
+            ),
+            CheckKind::Liquidity => (
+                self.usable_volume
+                    .map_or_else(|| "unknown".into(), |v| format!("24h quote volume {v:.0}")),
+                format!("≥ {}", filters.min_quote_volume),
+            ),
+            CheckKind::Book => (
+                self.book.map_or_else(
+                    || "no book ticker".into(),
+                    |b| format!("bid {}, ask {}", b.bid, b.ask),
+                ),
+                "0 < bid < ask".into(),
+            ),
+            _ => (
+                self.spread_bps
+                    .map_or_else(|| "unknown".into(), |s| format!("spread {s:.2} bps")),
+                match self.rules.spread {
+                    Spread::Checked => format!("≤ {} bps", filters.max_spread_bps),
+                    Spread::Ignored => "none: ignored without an order book".into(),
+                },
+            ),
+        }
+    }
+}
