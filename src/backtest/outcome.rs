@@ -101,9 +101,11 @@ pub struct Costs {
 /// index then step.
 #[derive(Debug, Clone, Default)]
 pub struct Moves {
+    steps: usize,
     /// NaN: no price at the step (not listed yet, or the series stopped).
     forward: Vec<Vec<f64>>,
-    funding: Vec<Vec<f64>>,
+    /// The steps in which funding settled, with the rates' sum: 1 step in 16 at 30m.
+    funding: Vec<Vec<(u32, f64)>>,
 }
 
 impl Moves {
@@ -115,7 +117,7 @@ impl Moves {
                 let rates = archive.funding.get(symbol).map_or(&[][..], Vec::as_slice);
                 let settled = |t: i64| rates.partition_point(|(at, _)| *at <= t);
                 let (mut fwd, mut paid) = (Vec::new(), Vec::new());
-                for pair in times.windows(2) {
+                for (k, pair) in times.windows(2).enumerate() {
                     let (t, next) = (pair[0], pair[1]);
                     fwd.push(
                         series
@@ -123,36 +125,50 @@ impl Moves {
                             .zip(series.last_price(next))
                             .map_or(f64::NAN, |(a, b)| b / a - 1.0),
                     );
-                    paid.push(
-                        rates[settled(t)..settled(next)]
-                            .iter()
-                            .map(|(_, r)| r)
-                            .sum(),
-                    );
+                    let settling = &rates[settled(t)..settled(next)];
+                    if !settling.is_empty() {
+                        let k = u32::try_from(k).expect("under 2^32 steps");
+                        paid.push((k, settling.iter().map(|(_, r)| r).sum()));
+                    }
                 }
                 (fwd, paid)
             })
             .unzip();
-        Self { forward, funding }
+        Self {
+            steps: times.len().saturating_sub(1),
+            forward,
+            funding,
+        }
     }
 
     fn steps(&self) -> usize {
-        self.forward.first().map_or(0, Vec::len)
+        self.steps
     }
 
     fn forward(&self, symbol: usize, k: usize) -> Option<f64> {
         let r = *self.forward.get(symbol)?.get(k)?;
         (!r.is_nan()).then_some(r)
     }
+
+    /// The funding rates `symbol` settled from step `k` to the next (0 when none did).
+    fn funding(&self, symbol: usize, k: usize) -> f64 {
+        let paid = &self.funding[symbol];
+        paid.binary_search_by_key(&k, |&(at, _)| at as usize)
+            .map_or(0.0, |i| paid[i].1)
+    }
 }
 
 /// The step returns of holding `held[k]` from step k to step k + 1; a symbol without a
 /// price at step k is not bought.
-pub fn returns(moves: &Moves, held: &[Holdings], costs: Costs) -> Vec<f64> {
+pub fn returns<H>(moves: &Moves, held: impl IntoIterator<Item = H>, costs: Costs) -> Vec<f64>
+where
+    H: std::borrow::Borrow<Holdings>,
+{
     let steps = moves.steps();
     let mut previous: Holdings = Vec::new();
     let mut out = Vec::with_capacity(steps);
-    for (k, holdings) in held.iter().enumerate().take(steps) {
+    for (k, holdings) in held.into_iter().enumerate().take(steps) {
+        let holdings: &Holdings = holdings.borrow();
         let tradable: Vec<(usize, f64, f64)> = holdings
             .iter()
             .filter_map(|&(s, w)| Some((s, w, moves.forward(s, k)?)))
@@ -162,7 +178,7 @@ pub fn returns(moves: &Moves, held: &[Holdings], costs: Costs) -> Vec<f64> {
         for &(symbol, w, forward) in &tradable {
             r += w * forward;
             if costs.funding {
-                r -= w * moves.funding[symbol][k];
+                r -= w * moves.funding(symbol, k);
             }
         }
         out.push(r);
@@ -221,42 +237,47 @@ pub fn equal(symbols: impl IntoIterator<Item = (usize, i8)>) -> Holdings {
 }
 
 /// The universe of each step, followed (direction of `trend_1h`) or long only.
-pub fn universe_holdings(steps: &[Step], follow: bool) -> Vec<Holdings> {
-    steps
-        .iter()
-        .map(|s| {
-            equal(
-                s.members
-                    .iter()
-                    .zip(&s.direction)
-                    .map(|(&sym, &d)| (sym, if follow { d } else { 1 })),
-            )
-        })
-        .collect()
+pub fn universe_holdings(steps: &[Step], follow: bool) -> impl Iterator<Item = Holdings> + '_ {
+    steps.iter().map(move |s| {
+        equal(
+            s.members
+                .iter()
+                .zip(&s.direction)
+                .map(|(&sym, &d)| (sym, if follow { d } else { 1 })),
+        )
+    })
 }
 
-/// Every eligible symbol of each step, long, equal weight.
-pub fn eligible_holdings(steps: &[Step]) -> Vec<Holdings> {
+/// Every eligible symbol of each step, long, equal weight: made step by step, as a year
+/// of them would hold every eligible symbol of every step at once.
+pub fn eligible_holdings(steps: &[Step]) -> impl Iterator<Item = Holdings> + '_ {
     steps
         .iter()
-        .map(|s| equal(s.eligible.iter().map(|e| (e.symbol, 1))))
-        .collect()
+        .map(|s| equal(s.eligible.iter().map(|e| (e.index(), 1))))
 }
 
 /// Buy and hold the `n` eligible symbols with the largest 24h quote volume at the first
 /// step, equal weight, long, never rebalanced: the value at each step.
 pub fn buy_and_hold(archive: &Archive, steps: &[Step], n: usize, fee: f64) -> Curve {
     let t0 = steps.first().map_or(0, |s| s.time);
-    let mut by_volume: Vec<&Eligible> = steps
+    // the 24h quote volume each eligible symbol was scored with, as served at t0
+    let served = archive.overview_at(t0).quote_volumes;
+    let volume = |e: &Eligible| served.get(&archive.series[e.index()].0).copied();
+    let mut by_volume: Vec<(&Eligible, f64)> = steps
         .first()
-        .map(|s| s.eligible.iter().collect())
+        .map(|s| {
+            s.eligible
+                .iter()
+                .map(|e| (e, volume(e).unwrap_or(0.0)))
+                .collect()
+        })
         .unwrap_or_default();
-    by_volume.sort_by(|a, b| b.quote_volume.total_cmp(&a.quote_volume));
+    by_volume.sort_by(|a, b| b.1.total_cmp(&a.1));
     let entries: Vec<(&Series, f64)> = by_volume
         .iter()
         .take(n)
-        .filter_map(|e| {
-            let series = &archive.series[e.symbol].1;
+        .filter_map(|(e, _)| {
+            let series = &archive.series[e.index()].1;
             Some((series, series.price_at(t0)?))
         })
         .collect();

@@ -62,7 +62,7 @@ impl Directions {
     pub fn of(steps: &[Step]) -> Self {
         let symbols = steps
             .iter()
-            .flat_map(|s| s.eligible.iter().map(|e| e.symbol + 1))
+            .flat_map(|s| s.eligible.iter().map(|e| e.index() + 1))
             .max()
             .unwrap_or(0);
         Self(
@@ -71,7 +71,7 @@ impl Directions {
                 .map(|step| {
                     let mut direction = vec![0; symbols];
                     for e in &step.eligible {
-                        direction[e.symbol] = e.direction;
+                        direction[e.index()] = e.direction;
                     }
                     direction
                 })
@@ -111,7 +111,7 @@ fn draw_on(steps: &[Step], directions: &Directions, n: usize, rng: &mut Rng) -> 
 fn add_one(members: &mut Vec<usize>, eligible: &[Eligible], rng: &mut Rng) -> bool {
     let outside: Vec<usize> = eligible
         .iter()
-        .map(|e| e.symbol)
+        .map(|e| e.index())
         .filter(|s| !members.contains(s))
         .collect();
     if outside.is_empty() {

@@ -63,17 +63,23 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
         fee: m.fee,
         funding: true,
     };
-    let run = |name: &str, held: Vec<outcome::Holdings>| {
-        outcome::curve(name, outcome::returns(&moves, &held, with_funding))
+    let run = |name: &str, held: &mut dyn Iterator<Item = outcome::Holdings>| {
+        outcome::curve(name, outcome::returns(&moves, held, with_funding))
     };
     let curves = vec![
-        run("universe, follow", outcome::universe_holdings(steps, true)),
+        run(
+            "universe, follow",
+            &mut outcome::universe_holdings(steps, true),
+        ),
         run(
             "universe, long only",
-            outcome::universe_holdings(steps, false),
+            &mut outcome::universe_holdings(steps, false),
         ),
         outcome::buy_and_hold(archive, steps, m.top, m.fee),
-        run("every eligible, long", outcome::eligible_holdings(steps)),
+        run(
+            "every eligible, long",
+            &mut outcome::eligible_holdings(steps),
+        ),
     ];
     let per_year = 365.0 * 86_400_000.0 / m.step_ms as f64;
     let metrics = curves
@@ -156,7 +162,7 @@ fn symbol_steps(archive: &Archive, steps: &[Step], m: &Measure, s: &mut Selectio
             s.liquidations_flat += usize::from(liquidates(adverse, m.flat_leverage));
         }
         for e in &step.eligible {
-            let series = &archive.series[e.symbol].1;
+            let series = &archive.series[e.index()].1;
             if let (Some(fwd), Some((_, range))) = (
                 outcome::forward(series, step.time, next),
                 outcome::excursion(series, e.direction, step.time, next),

@@ -124,7 +124,7 @@ fn a_symbol_that_leaves_and_returns_is_eligible_again_only_after_96_fresh_hours(
         let step = decide_at(a, &settings(3), &Memory::default(), t).unwrap();
         step.eligible
             .iter()
-            .any(|e| e.symbol == a.index_of("S00USDT").unwrap())
+            .any(|e| e.index() == a.index_of("S00USDT").unwrap())
     };
     let back = START + 700 * M15;
     assert!(eligible(&a, START + 590 * M15), "before it stopped");
