@@ -30,6 +30,12 @@ impl Candle {
         [self.open, self.high, self.low, self.close]
     }
 
+    /// Whether open, high, low and close are all finite and positive (NaN is not).
+    fn has_prices(&self) -> bool {
+        let price = |p: f64| p > 0.0 && p <= f64::MAX;
+        price(self.open) & price(self.high) & price(self.low) & price(self.close)
+    }
+
     /// What is wrong with this 15m candle, by the rules every stored history keeps
     /// (`history fetch` writes nothing else, `backtest` reads nothing else): its open on
     /// the 15-minute grid; open, high, low and close finite, positive and at most
@@ -94,8 +100,8 @@ pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows<'_>, Wind
     let closed = &candles[..candles.partition_point(|c| c.open_time + M15 <= server_time)];
     let last_hour_end = hour_start(server_time);
     let first_hour = last_hour_end - WINDOW as i64 * H1;
-    let in_hours = &closed[closed.partition_point(|c| c.open_time < first_hour)
-        ..closed.partition_point(|c| c.open_time < last_hour_end)];
+    let hours_from = closed.partition_point(|c| c.open_time < first_hour);
+    let in_hours = &closed[hours_from..closed.partition_point(|c| c.open_time < last_hour_end)];
     let (h1, hours) = hourly(in_hours);
     let m15 = &closed[closed.len().saturating_sub(WINDOW)..];
     // the newest closed candle must be the one that just closed: stale is not recent
@@ -107,13 +113,14 @@ pub fn windows(candles: &[Candle], server_time: i64) -> Result<Windows<'_>, Wind
             h1: hours,
         });
     }
-    let bad = m15
-        .iter()
-        .chain(in_hours)
-        .find(|c| c.prices().iter().any(|p| !p.is_finite() || *p <= 0.0));
-    if let Some(candle) = bad {
+    // every candle either window read, judged without branching; the first bad one
+    // (the 15m window's first) is looked for only when there is one
+    // (both end within the hour in progress: at most 3 closed candles after the hours)
+    let read = &closed[hours_from.min(closed.len() - WINDOW)..];
+    if !read.iter().fold(true, |all, c| all & c.has_prices()) {
+        let bad = m15.iter().chain(in_hours).find(|c| !c.has_prices());
         return Err(WindowError::BadPrice {
-            open_time: candle.open_time,
+            open_time: bad.map_or(0, |c| c.open_time),
         });
     }
     Ok(Windows { m15, h1 })
