@@ -260,11 +260,11 @@ pub fn update_event(policy: &Policy) -> BTreeMap<String, String> {
 }
 
 /// Symbols of `plan`'s decisions with `action`, each with its reason.
-fn decided(plan: &Plan, action: Action) -> BTreeMap<&str, &str> {
+fn decided(plan: &Plan, action: Action) -> BTreeMap<&str, String> {
     plan.choice
         .decisions
         .iter()
         .filter(|d| d.action == action)
-        .map(|d| (d.symbol.as_str(), d.reason.as_str()))
+        .map(|d| (d.symbol.as_str(), d.reason.to_string()))
         .collect()
 }

@@ -207,7 +207,7 @@ fn check_row(symbol: &str, row: &Row, previous: Option<i64>) -> Result<(), Fetch
     let refuse = |why: String| {
         FetchError::Refused(format!(
             "klines of {symbol}: the candle at {} {why}; nothing of it was written",
-            crate::output::epoch(row.0.div_euclid(1000))
+            crate::clock::epoch(row.0.div_euclid(1000))
         ))
     };
     let number = |i: usize| row.1[i].parse::<f64>().unwrap_or(f64::NAN);

@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod backtest;
 pub mod cli;
+pub mod clock;
 mod cmd;
 pub mod decide;
 pub mod digest;

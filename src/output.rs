@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::io::{self, Write};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `text` with control characters (line breaks too) escaped (`\u{1b}`), so that a name
 /// from the network cannot move the cursor, clear the screen, retitle the terminal or
@@ -184,31 +183,6 @@ macro_rules! warn {
     };
 }
 
-/// Seconds since the epoch, now, by the local clock.
-pub fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// `2025-10-23T11:52:30Z`.
-pub fn epoch(seconds: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64);
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
-/// A rounded, readable span: `3d 4h`, `52m`, `41s`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.unsigned_abs();
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,14 +234,5 @@ mod tests {
             serde_json::from_str::<String>(&out).unwrap(),
             "\u{9b}\u{1b}"
         );
-    }
-
-    #[test]
-    fn times_read_well() {
-        assert_eq!(epoch(1_761_220_350), "2025-10-23T11:52:30Z");
-        assert_eq!(span(41), "41s");
-        assert_eq!(span(3_120), "52m");
-        assert_eq!(span(7_500), "2h 5m");
-        assert_eq!(span(-273_600), "3d 4h");
     }
 }

@@ -57,13 +57,13 @@ svg text{font:11px system-ui,sans-serif;fill:#444}.legend span{margin-right:16px
 }
 
 fn header(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> String {
-    let when = |t: i64| crate::output::epoch(t / 1000);
+    let when = |t: i64| crate::clock::epoch(t / 1000);
     let mut out = format!(
         "<p>{} → {}, a decision every {}: {} decisions ({} failed closed), top {}, fee {:.2}% per side.<br>\
 <span class=\"note\">History {} ({} symbols): {}.</span></p><table><tr><th>portfolio</th><th>total</th><th>Sharpe</th><th>max drawdown</th><th>positive steps</th></tr>",
         when(steps.first().map_or(0, |x| x.time)),
         when(steps.last().map_or(0, |x| x.time)),
-        crate::output::span(m.step_ms / 1000),
+        crate::clock::span(m.step_ms / 1000),
         s.selection.decisions,
         s.selection.failed,
         m.top,
@@ -220,7 +220,7 @@ fn axes(times: &[i64], lo: f64, hi: f64, percent: bool, y: &dyn Fn(f64) -> f64) 
         .filter(|(k, _)| n - k > every / 2)
     {
         let xk = LEFT + (WIDTH - LEFT - RIGHT) * k as f64 / (n - 1) as f64;
-        let day = crate::output::epoch(t / 1000);
+        let day = crate::clock::epoch(t / 1000);
         let _ = write!(
             svg,
             "<text x=\"{xk:.0}\" y=\"{:.0}\" text-anchor=\"middle\">{}</text>",

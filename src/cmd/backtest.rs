@@ -80,9 +80,9 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
     if from > to || to > archive.end {
         return Err(UsageError(format!(
             "--from {} --to {}: expected from ≤ to ≤ the end of the recording ({})",
-            output::epoch(from / 1000),
-            output::epoch(to / 1000),
-            output::epoch(archive.end / 1000)
+            crate::clock::epoch(from / 1000),
+            crate::clock::epoch(to / 1000),
+            crate::clock::epoch(archive.end / 1000)
         )));
     }
     Ok(backtest::grid(from, to, step_ms(args)?))
@@ -112,9 +112,9 @@ fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> a
     writeln!(
         out,
         "backtest {} → {}, every {}: {} decisions ({} failed closed), top {}",
-        output::epoch(first / 1000),
-        output::epoch(last / 1000),
-        output::span(m.step_ms / 1000),
+        crate::clock::epoch(first / 1000),
+        crate::clock::epoch(last / 1000),
+        crate::clock::span(m.step_ms / 1000),
         s.selection.decisions,
         s.selection.failed,
         m.top

@@ -14,7 +14,7 @@ use crate::audit;
 use crate::cli::DiffHashArgs;
 use crate::error::UsageError;
 use crate::exit::ExitCode;
-use crate::output::{self, printable};
+use crate::output::printable;
 use crate::policy::field;
 use crate::settings::Settings;
 use crate::store::AuditRecord;
@@ -76,7 +76,7 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
         );
     }
     let all_changes = changes(&entries);
-    let (recent, summary) = summarise(&entries, &all_changes, &spans, output::now_epoch());
+    let (recent, summary) = summarise(&entries, &all_changes, &spans, crate::clock::now_epoch());
     if spans.json {
         super::print_json(&json!({
             "store": store.describe(),
@@ -91,8 +91,8 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
         crate::warn!(
             "universe: STUCK: universe {} has not changed for {}, longer than --stuck-after {}",
             summary.current_hash,
-            output::span(summary.unchanged_for_s),
-            output::span(spans.stuck_after.as_secs() as i64)
+            crate::clock::span(summary.unchanged_for_s),
+            crate::clock::span(spans.stuck_after.as_secs() as i64)
         );
         return Ok(ExitCode::Stuck);
     }
@@ -155,13 +155,13 @@ fn print_text(
     writeln!(
         out,
         "universe changes in {store} over the last {}",
-        output::span(spans.since.as_secs() as i64)
+        crate::clock::span(spans.since.as_secs() as i64)
     )?;
     for change in recent {
         writeln!(
             out,
             "{}  {} -> {}  +[{}] -[{}]",
-            output::epoch(change.at_epoch),
+            crate::clock::epoch(change.at_epoch),
             if change.from.is_empty() {
                 "(none)"
             } else {
@@ -178,8 +178,8 @@ fn print_text(
         summary.changes,
         summary.distinct_hashes,
         summary.current_hash,
-        output::span(summary.unchanged_for_s),
-        output::epoch(summary.last_change_epoch)
+        crate::clock::span(summary.unchanged_for_s),
+        crate::clock::epoch(summary.last_change_epoch)
     )?;
     Ok(())
 }

@@ -162,7 +162,9 @@ fn regime_effect(regime: Regime, base: &Weights, used: &Weights) -> String {
 }
 
 fn verdict(report: &SymbolReport) -> String {
-    let reason = report.decision().map_or("", |d| d.reason.as_str());
+    let reason = report
+        .decision()
+        .map_or_else(String::new, |d| d.reason.to_string());
     match report {
         SymbolReport::Scored { rank, .. } if report.selected() => {
             let action = report.decision().map_or("", |d| d.action.as_str());

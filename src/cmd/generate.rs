@@ -16,7 +16,6 @@ use super::{SourceChoice, report};
 use crate::cli::GenerateArgs;
 use crate::decide::{Memory, Plan};
 use crate::exit::ExitCode;
-use crate::output;
 use crate::pipeline;
 use crate::policy::Policy;
 use crate::progress::Progress;
@@ -53,7 +52,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         !options.dry_run,
     )?;
     let source = source_choice.open(settings, started)?;
-    let now = output::now_epoch();
+    let now = crate::clock::now_epoch();
     let plan = pipeline::make(
         source.as_ref(),
         settings,
@@ -148,8 +147,8 @@ fn warn_if_data_is_old(server_time_ms: i64, now: i64, source: &SourceChoice) {
         };
         crate::warn!(
             "universe: warning: {what} ({}) differs from the local clock by {}; the policy's validity counts from the local clock",
-            output::epoch(server_time_ms.div_euclid(1000)),
-            output::span(skew)
+            crate::clock::epoch(server_time_ms.div_euclid(1000)),
+            crate::clock::span(skew)
         );
     }
 }

@@ -89,8 +89,8 @@ fn report(done: &Fetched, args: &HistoryFetchArgs) -> anyhow::Result<()> {
         crate::warn!(
             "universe: {}: the exchange has no candles from {} to {} ({} missing); kept as a gap",
             output::printable(&gap.symbol),
-            output::epoch(gap.from_ms.div_euclid(1000)),
-            output::epoch(gap.to_ms.div_euclid(1000)),
+            crate::clock::epoch(gap.from_ms.div_euclid(1000)),
+            crate::clock::epoch(gap.to_ms.div_euclid(1000)),
             gap.missing
         );
     }

@@ -111,7 +111,7 @@ fn read_memory(
             store.as_mut(),
             held,
             settings.churn.min_hold,
-            crate::output::now_epoch(),
+            crate::clock::now_epoch(),
         )?;
         Ok((store, memory))
     };
@@ -141,7 +141,7 @@ fn plan_without_publishing(
         settings,
         &memory,
         source.cache(settings, false).as_ref(),
-        crate::output::now_epoch(),
+        crate::clock::now_epoch(),
         &crate::progress::Progress::for_stderr(),
     )
     .map_err(|e| e.into_error(false))

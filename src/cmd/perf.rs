@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::cli::{PerfCommand, PerfIngestArgs, PerfRecordArgs};
 use crate::error::UsageError;
 use crate::exit::ExitCode;
-use crate::output::{self, printable};
+use crate::output::printable;
 use crate::rotation::perf::Performance;
 use crate::settings::Settings;
 
@@ -47,7 +47,7 @@ fn record(settings: &Settings, args: &PerfRecordArgs) -> anyhow::Result<ExitCode
         args.total_pnl,
         args.max_drawdown,
         args.trades,
-        output::now_epoch(),
+        crate::clock::now_epoch(),
     );
     let written = store.set_performance(&args.symbol, &record)?;
     if written.shared {
@@ -84,7 +84,7 @@ fn ingest(settings: &Settings, args: &PerfIngestArgs) -> anyhow::Result<ExitCode
             &args.consumer,
             args.batch,
             args.claim_idle,
-            output::now_epoch(),
+            crate::clock::now_epoch(),
         )
         .context("ingesting closed trades")?;
     warn_about(&report, args);
@@ -160,7 +160,7 @@ fn show(
             p.max_drawdown
                 .map_or_else(|| "—".to_owned(), |d| format!("{d:.3}")),
             p.sharpe_ratio,
-            output::epoch(p.updated_at),
+            crate::clock::epoch(p.updated_at),
             if p.shared {
                 "  (shared with another writer)"
             } else {

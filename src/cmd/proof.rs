@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::exit::ExitCode;
-use crate::output::{self, printable};
+use crate::output::printable;
 use crate::policy::{self, Policy, field};
 use crate::settings::Settings;
 use crate::store::AuditRecord;
@@ -102,7 +102,7 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         field_equals(policy, field::POLICY_VERSION, policy::POLICY_VERSION),
         universe_hash_check(policy, &symbols),
         policy_hash_check(policy),
-        validity_check(policy, output::now_epoch()),
+        validity_check(policy, crate::clock::now_epoch()),
         size_check(&symbols, &bounds),
         leverage_check(policy, symbols.as_deref().ok(), &bounds),
         audit_check(policy, newest_audit),
@@ -140,8 +140,8 @@ fn validity_check(policy: &Policy, now: i64) -> Check {
             true,
             format!(
                 "{} (another {})",
-                output::epoch(until),
-                output::span(until - now)
+                crate::clock::epoch(until),
+                crate::clock::span(until - now)
             ),
         ),
         Ok(until) => check(
@@ -149,8 +149,8 @@ fn validity_check(policy: &Policy, now: i64) -> Check {
             false,
             format!(
                 "{} (expired {} ago)",
-                output::epoch(until),
-                output::span(now - until)
+                crate::clock::epoch(until),
+                crate::clock::span(now - until)
             ),
         ),
         Err(e) => check("valid_until in the future", false, e.to_string()),

@@ -240,7 +240,7 @@ fn print_members(out: &mut impl std::io::Write, plan: &Plan) -> anyhow::Result<(
         let why = plan
             .choice
             .decision(&s.candidate.symbol)
-            .map_or("", |d| d.reason.as_str());
+            .map_or_else(String::new, |d| d.reason.to_string());
         writeln!(
             out,
             "{:>4}  {:<16} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>4}  {}",
@@ -259,7 +259,7 @@ fn print_members(out: &mut impl std::io::Write, plan: &Plan) -> anyhow::Result<(
         let why = plan
             .choice
             .decision(&s.candidate.symbol)
-            .map_or("", |d| d.reason.as_str());
+            .map_or_else(String::new, |d| d.reason.to_string());
         writeln!(
             out,
             "   *  {:<16} {:>6.2} {:>8} {:>8} {:>8} {:>8} {:>4}  {}",

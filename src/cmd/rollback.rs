@@ -22,7 +22,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
         store.as_mut(),
         Some(&[]),
         std::time::Duration::ZERO,
-        output::now_epoch(),
+        crate::clock::now_epoch(),
     )?;
     let trail = store.audit_trail()?;
     let target = find_target(&trail, args)?;
@@ -44,7 +44,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs) -> anyhow::Result<ExitCode>
         policy.symbols()?.len(),
         target.fields.get(field::RUN_ID).map_or("?", String::as_str),
         store.describe(),
-        output::epoch(policy.epoch(field::VALID_UNTIL)?)
+        crate::clock::epoch(policy.epoch(field::VALID_UNTIL)?)
     )?;
     Ok(ExitCode::Success)
 }
@@ -161,7 +161,7 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
     let symbols: Vec<String> = json_field(entry, field::UNIVERSE_SYMBOLS)?;
     let leverage: BTreeMap<String, f64> = json_field(entry, field::LEVERAGE_BY_SYMBOL)?;
     let scores: BTreeMap<String, SymbolScore> = json_field(entry, field::SCORES)?;
-    let now = output::now_epoch();
+    let now = crate::clock::now_epoch();
     let hash = crate::policy::universe_hash(&symbols);
     let draft = Draft {
         symbols,

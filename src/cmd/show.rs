@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::exit::ExitCode;
-use crate::output::{self, printable};
+use crate::output::printable;
 use crate::policy::{Policy, SymbolScore, field};
 use crate::settings::Settings;
 
@@ -92,7 +92,7 @@ fn to_json(policy: &Policy) -> anyhow::Result<serde_json::Value> {
         "harvest_params": json_field(policy, field::HARVEST_PARAMS),
         "kill_params": json_field(policy, field::KILL_PARAMS),
         "valid_until_epoch": valid_until,
-        "valid": valid_until > output::now_epoch(),
+        "valid": valid_until > crate::clock::now_epoch(),
         "symbols": symbols,
     }))
 }
@@ -107,13 +107,13 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
     let scores = scores(policy)?;
     let leverage = policy.leverage()?;
     let created = optional_epoch(policy, field::CREATED_AT)?
-        .map_or_else(|| "at an unrecorded time".to_owned(), output::epoch);
+        .map_or_else(|| "at an unrecorded time".to_owned(), crate::clock::epoch);
     let valid_until = policy.epoch(field::VALID_UNTIL)?;
-    let left = valid_until - output::now_epoch();
+    let left = valid_until - crate::clock::now_epoch();
     let validity = if left > 0 {
-        format!("valid for another {}", output::span(left))
+        format!("valid for another {}", crate::clock::span(left))
     } else {
-        format!("EXPIRED {} ago", output::span(left))
+        format!("EXPIRED {} ago", crate::clock::span(left))
     };
     let mut out = crate::output::stdout();
     writeln!(
@@ -121,7 +121,7 @@ fn print_table(policy: &Policy, store: &str) -> anyhow::Result<()> {
         "universe {} from {store}\nmade {}, valid until {} ({validity})\ngenerator {} {}, run {}",
         policy.get(field::UNIVERSE_HASH).unwrap_or("?"),
         created,
-        output::epoch(valid_until),
+        crate::clock::epoch(valid_until),
         policy.get(field::GENERATOR).unwrap_or("?"),
         policy.get(field::POLICY_VERSION).unwrap_or("?"),
         policy.get(field::RUN_ID).unwrap_or("?"),

@@ -25,7 +25,7 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
         max_data_age: None,
         ..settings.clone()
     };
-    let reading = crate::pipeline::reading(&recording, None, crate::output::now_epoch());
+    let reading = crate::pipeline::reading(&recording, None, crate::clock::now_epoch());
     let refresh = crate::pipeline::refresh(
         &recorder,
         &recording.decision(),

@@ -106,9 +106,9 @@ fn check_fresh(server_time_ms: i64, local_s: i64, max: Duration) -> Result<(), F
     let age = local_s - server_s;
     if age > max.as_secs() as i64 {
         return Err(FailClosed::Stale {
-            age: crate::output::span(age),
-            server: crate::output::epoch(server_s),
-            local: crate::output::epoch(local_s),
+            age: crate::clock::span(age),
+            server: crate::clock::epoch(server_s),
+            local: crate::clock::epoch(local_s),
             max_s: max.as_secs(),
         });
     }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::select::churn::{Action, Choice, Decision};
+use crate::select::churn::{Action, Choice, Decision, Why};
 use crate::select::{Lists, Pattern, Scored};
 use perf::Performance;
 
@@ -229,7 +229,8 @@ fn apply(
             (true, Some(why)) => e.not_applied = Some(why),
             (true, None) => {
                 e.applied = true;
-                remove(ranked, choice, &e.symbol, format!("evicted: {}", e.why));
+                let why = Why::Evicted { why: e.why.clone() };
+                remove(ranked, choice, &e.symbol, why);
             }
         }
     }
@@ -244,7 +245,10 @@ fn apply(
                 choice.decisions.push(Decision {
                     symbol: x.symbol.clone(),
                     action: Action::Added,
-                    reason: format!("expansion: model {} (rank {})", x.model, x.rank),
+                    reason: Why::Expansion {
+                        model: x.model.clone(),
+                        rank: x.rank,
+                    },
                 });
             }
         }
@@ -369,7 +373,7 @@ fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
     })
 }
 
-fn remove(ranked: &[Scored], choice: &mut Choice, symbol: &str, reason: String) {
+fn remove(ranked: &[Scored], choice: &mut Choice, symbol: &str, reason: Why) {
     choice
         .members
         .retain(|&i| ranked[i].candidate.symbol != symbol);

@@ -1,7 +1,7 @@
 //! Unit tests of `rotation`.
 
 use super::*;
-use crate::select::churn::Action;
+use crate::select::churn::{Action, Why};
 use proptest::prelude::*;
 
 fn settings(mode: Mode, max_symbols: usize) -> Config {
@@ -55,7 +55,7 @@ proptest! {
             let s = settings(mode, top + extra);
             let mut choice = Choice { members: (0..top).collect(), ..Choice::default() };
             for i in 0..top {
-                choice.decisions.push(Decision { symbol: name(i), action: Action::Kept, reason: String::new() });
+                choice.decisions.push(Decision { symbol: name(i), action: Action::Kept, reason: Why::Rank { rank: i + 1 } });
             }
             let inputs = Inputs {
                 config: &s,

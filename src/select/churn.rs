@@ -86,7 +86,7 @@ impl Action {
 pub struct Decision {
     pub symbol: String,
     pub action: Action,
-    pub reason: String,
+    pub reason: Why,
 }
 
 /// A challenger left out for its correlation with a chosen symbol.
@@ -136,7 +136,7 @@ impl Choice {
         self.members.len() + self.carried.len()
     }
 
-    fn decide(&mut self, symbol: &str, action: Action, reason: String) {
+    fn decide(&mut self, symbol: &str, action: Action, reason: Why) {
         self.decisions.retain(|d| d.symbol != symbol);
         self.decisions.push(Decision {
             symbol: symbol.to_owned(),
@@ -157,19 +157,16 @@ pub fn choose(ranked: &[Scored], ctx: &Context<'_>) -> Choice {
     incumbents(&rank_of, ctx, &mut choice);
     trim(ranked, ctx, &mut choice);
     if ctx.churn.enabled {
-        fill(ranked, ctx, &mut choice, "a free place");
+        fill(ranked, ctx, &mut choice, false);
         pair(ranked, ctx, &mut choice);
     } else {
-        fill(ranked, ctx, &mut choice, "plain Top-N");
+        fill(ranked, ctx, &mut choice, true);
         for incumbent in ctx.incumbents {
             if choice.decision(incumbent).is_none() {
                 let rank = rank_of[incumbent.as_str()] + 1;
                 choice.replacements += 1;
-                choice.decide(
-                    incumbent,
-                    Action::Removed,
-                    format!("rank {rank} outside the top {}", ctx.top),
-                );
+                let why = Why::OutsideTop { rank, top: ctx.top };
+                choice.decide(incumbent, Action::Removed, why);
             }
         }
     }
@@ -187,10 +184,10 @@ fn pins(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Choice) 
             } else {
                 Action::Added
             };
-            choice.decide(pin, action, format!("pinned (rank {})", i + 1));
+            choice.decide(pin, action, Why::Pinned { rank: i + 1 });
         } else if ctx.incumbents.contains(pin) {
-            let reason = format!("pinned but {}", exclusion(ctx.excluded, pin).1);
-            choice.decide(pin, Action::Removed, reason);
+            let why = Why::PinnedButOut(exclusion(ctx.excluded, pin));
+            choice.decide(pin, Action::Removed, why);
         }
     }
 }
@@ -204,37 +201,28 @@ fn incumbents(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Ch
         match rank_of.get(incumbent.as_str()) {
             Some(&i) if held => {
                 choice.members.push(i);
-                choice.decide(
-                    incumbent,
-                    Action::Kept,
-                    format!("held position (rank {})", i + 1),
-                );
+                choice.decide(incumbent, Action::Kept, Why::Held { rank: i + 1 });
             }
             Some(&i) if ctx.churn.enabled => {
                 choice.members.push(i);
-                choice.decide(incumbent, Action::Kept, format!("rank {}", i + 1));
+                choice.decide(incumbent, Action::Kept, Why::Rank { rank: i + 1 });
             }
             Some(_) => {} // churn off: the plain Top-N decides
             None => {
-                let (reason, why) = exclusion(ctx.excluded, incumbent);
-                let removes = reason.is_none_or(Reason::removes_a_position);
+                let out = exclusion(ctx.excluded, incumbent);
+                let removes = out.reason().is_none_or(Reason::removes_a_position);
                 if held && !removes {
                     choice.carried.push(incumbent.clone());
-                    choice.decide(
-                        incumbent,
-                        Action::Kept,
-                        format!("held position, kept with its previous figures and leverage although {why}"),
-                    );
+                    choice.decide(incumbent, Action::Kept, Why::Carried(out));
                 } else {
                     if held {
                         choice.positions_left.push(incumbent.clone());
                     }
-                    let reason = if held {
-                        format!("{why} (an open position left the universe)")
-                    } else {
-                        why
+                    let why = Why::Out {
+                        exclusion: out,
+                        position_left: held,
                     };
-                    choice.decide(incumbent, Action::Removed, reason);
+                    choice.decide(incumbent, Action::Removed, why);
                 }
             }
         }
@@ -257,12 +245,11 @@ fn trim(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
         let Some(worst) = removable.pop() else { break };
         choice.members.retain(|&m| m != worst);
         choice.replacements += 1;
-        let reason = format!(
-            "rank {} and the universe holds only top {}",
-            worst + 1,
-            ctx.top
-        );
-        choice.decide(&ranked[worst].candidate.symbol, Action::Removed, reason);
+        let why = Why::Trimmed {
+            rank: worst + 1,
+            top: ctx.top,
+        };
+        choice.decide(&ranked[worst].candidate.symbol, Action::Removed, why);
     }
 }
 
@@ -307,8 +294,9 @@ fn too_correlated(
     found.is_some()
 }
 
-/// The free places go to the best challengers, in rank order.
-fn fill(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice, why: &str) {
+/// The free places go to the best challengers, in rank order (`plain`: churn control is
+/// off).
+fn fill(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice, plain: bool) {
     for i in 0..ranked.len() {
         if choice.size() >= ctx.top {
             break;
@@ -323,20 +311,25 @@ fn fill(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice, why: &str) {
         } else {
             Action::Added
         };
-        choice.decide(symbol, action, format!("rank {} ({why})", i + 1));
+        choice.decide(symbol, action, Why::Filled { rank: i + 1, plain });
     }
 }
 
-/// Why an incumbent that is not scored is out: its exclusion reason, if it has one.
-fn exclusion(excluded: &[Excluded], symbol: &str) -> (Option<Reason>, String) {
-    excluded.iter().find(|e| e.symbol == symbol).map_or_else(
-        || (None, "no longer listed".into()),
-        |e| (Some(e.reason), format!("{}: {}", e.reason, e.detail)),
-    )
+/// Why an incumbent that is not scored is out: its exclusion, if it has one.
+fn exclusion(excluded: &[Excluded], symbol: &str) -> Exclusion {
+    excluded
+        .iter()
+        .find(|e| e.symbol == symbol)
+        .map_or(Exclusion::NoLongerListed, |e| Exclusion::Excluded {
+            reason: e.reason,
+            detail: e.detail.clone(),
+        })
 }
 
 mod pairs;
+mod why;
 use pairs::pair;
+pub use why::{Exclusion, Why};
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,7 @@
 //! Churn control's pairs: the best challengers against the worst replaceable incumbents,
 //! while the margin is cleared and `max_replacements` allows (rule 5 of [`super`]).
 
-use super::{Action, Choice, Context, Pair, is_challenger, too_correlated};
-use crate::output;
+use super::{Action, Choice, Context, Pair, Why, is_challenger, too_correlated};
 use crate::select::Scored;
 
 /// Best challenger against worst replaceable incumbent, while the margin is cleared and
@@ -15,22 +14,23 @@ pub(super) fn pair(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
         let next = next_challenger(ranked, ctx, choice, &mut challenger, incumbent);
         let symbol = mine.candidate.symbol.clone();
         let Some(c) = next.filter(|&c| ranked[c].score >= mine.score + margin) else {
-            let reason = format!(
-                "rank {}; no challenger outscores it by margin {margin}",
-                incumbent + 1
-            );
-            choice.decide(&symbol, Action::Kept, reason);
+            let why = Why::NoChallenger {
+                rank: incumbent + 1,
+                margin,
+            };
+            choice.decide(&symbol, Action::Kept, why);
             break;
         };
         let lead = ranked[c].score - mine.score;
         if choice.pairs.len() >= ctx.churn.max_replacements {
-            let reason = format!(
-                "rank {}; {} outscores it by {lead:.2} ≥ margin {margin}, but max_replacements {} was reached",
-                incumbent + 1,
-                ranked[c].candidate.symbol,
-                ctx.churn.max_replacements
-            );
-            choice.decide(&symbol, Action::Kept, reason);
+            let why = Why::MaxReplacements {
+                rank: incumbent + 1,
+                challenger: ranked[c].candidate.symbol.clone(),
+                lead,
+                margin,
+                max: ctx.churn.max_replacements,
+            };
+            choice.decide(&symbol, Action::Kept, why);
             break;
         }
         replace(ranked, choice, incumbent, c, margin);
@@ -50,14 +50,11 @@ fn replaceable(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) -> Vec
         }
         match ctx.joined_at.get(symbol) {
             Some(&joined) if ctx.now - joined < min_hold => {
-                // said with fixed times, so that two runs a second apart agree
-                let reason = format!(
-                    "rank {}; joined {}, within min_hold {} (until {})",
-                    i + 1,
-                    output::epoch(joined),
-                    output::span(min_hold),
-                    output::epoch(joined + min_hold)
-                );
+                let reason = Why::Young {
+                    rank: i + 1,
+                    joined,
+                    min_hold_s: min_hold,
+                };
                 choice
                     .decisions
                     .iter_mut()
@@ -97,23 +94,19 @@ fn replace(ranked: &[Scored], choice: &mut Choice, incumbent: usize, c: usize, m
     choice.members.retain(|&m| m != incumbent);
     choice.members.push(c);
     choice.replacements += 1;
-    choice.decide(
-        &symbol,
-        Action::Removed,
-        format!(
-            "replaced by {}, which outscores it by {lead:.2} ≥ margin {margin}",
-            theirs.candidate.symbol
-        ),
-    );
-    choice.decide(
-        &theirs.candidate.symbol,
-        Action::Added,
-        format!(
-            "rank {}; replaces {} (outscores it by {lead:.2} ≥ margin {margin})",
-            c + 1,
-            symbol
-        ),
-    );
+    let replaced = Why::Replaced {
+        by: theirs.candidate.symbol.clone(),
+        lead,
+        margin,
+    };
+    choice.decide(&symbol, Action::Removed, replaced);
+    let entry = Why::Replaces {
+        rank: c + 1,
+        replaced: symbol.clone(),
+        lead,
+        margin,
+    };
+    choice.decide(&theirs.candidate.symbol, Action::Added, entry);
     choice.pairs.push(Pair {
         entrant: theirs.candidate.symbol.clone(),
         replaced: symbol,
