@@ -28,6 +28,13 @@ pub fn span(seconds: i64) -> String {
     }
 }
 
+/// `2023-07-04 12:45:00` (UTC) as ms since the epoch.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let time = humantime::parse_rfc3339_weak(text.trim()).ok()?;
+    let ms = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    i64::try_from(ms).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

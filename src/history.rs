@@ -293,7 +293,7 @@ fn resume_at(file: &Path) -> Result<Option<i64>, String> {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .last();
-    Ok(last.and_then(|l| crate::backtest::archive::parse_utc(l.split(',').next()?)))
+    Ok(last.and_then(|l| crate::clock::parse_utc(l.split(',').next()?)))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {

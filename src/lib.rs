@@ -13,26 +13,26 @@
 //! - [`audit`]: the audit entry and update event of a publish;
 //! - [`cmd`]: one module per subcommand.
 
-pub mod audit;
-pub mod backtest;
+pub(crate) mod audit;
+pub(crate) mod backtest;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 mod cmd;
-pub mod decide;
-pub mod digest;
-pub mod error;
+pub(crate) mod decide;
+pub(crate) mod digest;
+pub(crate) mod error;
 pub mod exit;
 pub mod features;
-pub mod history;
+pub(crate) mod history;
 pub mod market;
 pub mod output;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod policy;
-pub mod progress;
-pub mod rotation;
+pub(crate) mod progress;
+pub(crate) mod rotation;
 pub mod select;
 pub mod settings;
-pub mod store;
+pub(crate) mod store;
 
 use cli::{Cli, Command};
 pub use exit::ExitCode;

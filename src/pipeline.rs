@@ -7,15 +7,27 @@ use std::time::Instant;
 
 use crate::decide::{self, Config, Memory, Plan, PlanError, Refresh};
 use crate::error::FailClosed;
-use crate::market::Source;
 use crate::market::cache::CandleCache;
+use crate::market::gather::Fetched;
 use crate::market::gather::{self, Reading};
+use crate::market::{Overview, Source};
 use crate::progress::Progress;
 use crate::rotation::models;
 use crate::settings::Settings;
 
-/// The market read and assessed: the cheap checks pick whose candles are fetched, then
-/// the ranking.
+/// The market read: the decision's cheap checks pick whose candles are fetched.
+fn read(
+    source: &dyn Source,
+    config: &Config,
+    models: &BTreeMap<String, String>,
+    reading: &Reading<'_>,
+    progress: &Progress,
+) -> Result<(Overview, Fetched), FailClosed> {
+    let pick = |overview: &_| decide::assess::candidates(overview, config, models);
+    gather::gather(source, &pick, reading, progress)
+}
+
+/// The market read and assessed, without a choice: what `snapshot` records.
 pub fn refresh(
     source: &dyn Source,
     config: &Config,
@@ -23,8 +35,7 @@ pub fn refresh(
     reading: &Reading<'_>,
     progress: &Progress,
 ) -> Result<Refresh, FailClosed> {
-    let pick = |overview: &_| decide::assess::candidates(overview, config, models);
-    let (overview, fetched) = gather::gather(source, &pick, reading, progress)?;
+    let (overview, fetched) = read(source, config, models, reading, progress)?;
     let started = Instant::now();
     let mut refresh = decide::assess(fetched.view(overview), models, config)?;
     refresh.features_us = started.elapsed().as_micros();
@@ -56,11 +67,10 @@ pub fn make(
     };
     let config = settings.decision();
     let reading = reading(settings, cache, now);
-    let refresh = refresh(source, &config, &found, &reading, progress)?;
+    let (overview, fetched) = read(source, &config, &found, &reading, progress)?;
     let started = Instant::now();
-    let features_us = refresh.features_us;
-    let mut plan = decide::choose_from(refresh, &found, memory, &config, now)?;
-    plan.refresh.features_us = features_us + started.elapsed().as_micros();
+    let mut plan = decide::decide(fetched.view(overview), &found, memory, &config, now)?;
+    plan.refresh.features_us = started.elapsed().as_micros();
     Ok(plan)
 }
 

@@ -116,6 +116,7 @@ impl Archive {
     }
 
     /// The candles of `symbol`.
+    #[cfg(test)]
     pub fn series_of(&self, symbol: &str) -> Option<&Series> {
         Some(&self.series[self.index_of(symbol)?].1)
     }
@@ -230,13 +231,6 @@ fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, String> {
     Ok(found)
 }
 
-/// `2023-07-04 12:45:00` (UTC) as ms since the epoch.
-pub fn parse_utc(text: &str) -> Option<i64> {
-    let time = humantime::parse_rfc3339_weak(text.trim()).ok()?;
-    let ms = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
-    i64::try_from(ms).ok()
-}
-
 /// `time,open,high,low,close,volume` rows, oldest first, strictly increasing in time,
 /// each a candle by [`Candle::broken_rule`]'s rules. A file that breaks them is refused
 /// with its line and what is wrong: a backtest never computes on a NaN, an absurd price or
@@ -263,7 +257,7 @@ fn read_candles(path: &Path) -> Result<Series, String> {
             )
         };
         let mut fields = line.split(',');
-        let open_time = parse_utc(fields.next().ok_or_else(bad)?).ok_or_else(bad)?;
+        let open_time = crate::clock::parse_utc(fields.next().ok_or_else(bad)?).ok_or_else(bad)?;
         let mut number = || -> Result<f64, String> {
             fields
                 .next()
@@ -307,7 +301,7 @@ fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, String> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(n, line)| {
             let (time, rate) = line.split_once(',').unwrap_or((line, ""));
-            match (parse_utc(time), rate.trim().parse::<f64>()) {
+            match (crate::clock::parse_utc(time), rate.trim().parse::<f64>()) {
                 (Some(t), Ok(r)) if r.is_finite() => Ok((t, r)),
                 _ => Err(format!("{}:{}: expected time,rate", path.display(), n + 1)),
             }

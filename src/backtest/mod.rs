@@ -106,6 +106,7 @@ pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<S
 }
 
 /// The decision at `t` alone, exactly as `generate` makes it from the same market.
+#[cfg(test)]
 pub fn decide_at(
     archive: &Archive,
     settings: &Settings,

@@ -49,6 +49,7 @@ impl Rng {
 
 /// The holdings of one random draw at each step. A step that failed closed changes
 /// nothing, like the strategy's standing universe, until that universe expires.
+#[cfg(test)]
 pub fn draw(steps: &[Step], n: usize, rng: &mut Rng) -> Vec<Holdings> {
     draw_on(steps, &Directions::of(steps), n, rng)
 }

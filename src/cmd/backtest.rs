@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::backtest::archive::{Archive, parse_utc};
+use crate::backtest::archive::Archive;
 use crate::backtest::summary::{Measure, Summary};
 use crate::backtest::{self, Step};
 use crate::cli::BacktestArgs;
@@ -70,11 +70,11 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
         .first_decision()
         .ok_or_else(|| UsageError(format!("--history {}: no candles", archive.dir.display())))?;
     let from = match &args.from {
-        Some(text) => time_flag("--from", text)?,
+        Some(text) => super::time_flag("--from", text)?,
         None => first,
     };
     let to = match &args.to {
-        Some(text) => time_flag("--to", text)?,
+        Some(text) => super::time_flag("--to", text)?,
         None => archive.end,
     };
     if from > to || to > archive.end {
@@ -86,21 +86,6 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
         )));
     }
     Ok(backtest::grid(from, to, step_ms(args)?))
-}
-
-/// `2023-07-10`, `2023-07-10 12:00`, `2023-07-10T12:00:00Z`: UTC.
-pub(super) fn time_flag(flag: &str, text: &str) -> Result<i64, UsageError> {
-    let trimmed = text.trim().trim_end_matches('Z').replace('T', " ");
-    let full = match trimmed.len() {
-        10 => format!("{trimmed} 00:00:00"),
-        16 => format!("{trimmed}:00"),
-        _ => trimmed,
-    };
-    parse_utc(&full).ok_or_else(|| {
-        UsageError(format!(
-            "{flag} {text:?}: expected a UTC time such as 2023-07-10 or \"2023-07-10 12:00\""
-        ))
-    })
 }
 
 fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> anyhow::Result<()> {

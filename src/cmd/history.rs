@@ -21,11 +21,11 @@ use crate::settings::Settings;
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
 pub fn fetch(settings: &Settings, args: &HistoryFetchArgs) -> anyhow::Result<ExitCode> {
-    let from = super::backtest::time_flag("--from", &args.from)?;
+    let from = super::time_flag("--from", &args.from)?;
     let to = args
         .to
         .as_deref()
-        .map(|t| super::backtest::time_flag("--to", t))
+        .map(|t| super::time_flag("--to", t))
         .transpose()?;
     let mut client = settings.client.clone();
     client.deadline = args.deadline;

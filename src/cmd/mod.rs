@@ -147,6 +147,21 @@ fn plan_without_publishing(
     .map_err(|e| e.into_error(false))
 }
 
+/// `2023-07-10`, `2023-07-10 12:00`, `2023-07-10T12:00:00Z`: UTC.
+fn time_flag(flag: &str, text: &str) -> Result<i64, UsageError> {
+    let trimmed = text.trim().trim_end_matches('Z').replace('T', " ");
+    let full = match trimmed.len() {
+        10 => format!("{trimmed} 00:00:00"),
+        16 => format!("{trimmed}:00"),
+        _ => trimmed,
+    };
+    crate::clock::parse_utc(&full).ok_or_else(|| {
+        UsageError(format!(
+            "{flag} {text:?}: expected a UTC time such as 2023-07-10 or \"2023-07-10 12:00\""
+        ))
+    })
+}
+
 /// Publishes `policy` with its audit entry and update event, if the store still holds
 /// the policy `memory` read.
 fn publish(
