@@ -56,13 +56,34 @@ pub enum FailClosed {
 #[derive(Debug)]
 pub struct StoreError {
     pub store: String,
+    pub fault: StoreFault,
     pub message: String,
 }
 
+/// What kind of store failure, for callers that branch on it (all exit 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The store could not be reached: refused, timed out, the connection dropped.
+    Unreachable,
+    /// The policy changed while this run computed: another generator published.
+    Conflict,
+    /// A key holds something another program wrote, of a type the store will not
+    /// overwrite; nothing was written.
+    Foreign,
+    /// Anything else: a command refused, a file that could not be read or written.
+    Failed,
+}
+
 impl StoreError {
+    /// A failure of kind [`StoreFault::Failed`].
     pub fn new(store: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self::of(StoreFault::Failed, store, message)
+    }
+
+    pub fn of(fault: StoreFault, store: impl Into<String>, message: impl fmt::Display) -> Self {
         Self {
             store: store.into(),
+            fault,
             message: message.to_string(),
         }
     }

@@ -8,7 +8,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::{ModelBaseline, PerformanceRecords, PolicyStore, Publication, TradingRecords};
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreFault};
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
 
@@ -189,10 +189,14 @@ impl PolicyStore for FileStore {
         let current = self.read_policy()?;
         let current_hash = current.as_ref().and_then(|p| p.get(field::POLICY_HASH));
         if current_hash != expected_previous {
-            return Err(self.error(format!(
-                "the policy changed while this run computed (now {}); another generator is running",
-                current_hash.unwrap_or("none")
-            )));
+            return Err(StoreError::of(
+                StoreFault::Conflict,
+                self.describe(),
+                format!(
+                    "the policy changed while this run computed (now {}); another generator is running",
+                    current_hash.unwrap_or("none")
+                ),
+            ));
         }
         let result = self.publish_locked(publication);
         drop(lock);

@@ -7,19 +7,16 @@
 //! trade stream `perf ingest` reads is in [`trades`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use redis::{Connection, Value};
 
 use super::{
     AuditLog, AuditPage, AuditRecord, Keys, ModelBaseline, PerformanceRecords, PolicyStore,
-    Publication, RedisUrl, STREAM_MAX_LEN, TradingRecords,
+    Publication, STREAM_MAX_LEN, TradingRecords,
 };
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreFault};
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
-
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct RedisStore {
     connection: Connection,
@@ -30,45 +27,6 @@ pub struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "RedisStore({})", self.label)
-    }
-}
-
-impl RedisStore {
-    pub fn connect(
-        url: &RedisUrl,
-        keys: Keys,
-        tls_ca: Option<&std::path::Path>,
-    ) -> Result<Self, StoreError> {
-        let label = url.to_string();
-        let fail = |e: redis::RedisError| StoreError::new(label.clone(), e);
-        let client = match tls_ca {
-            Some(ca) => {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    StoreError::new(
-                        label.clone(),
-                        format!("store.tls_ca_file {}: {e}", ca.display()),
-                    )
-                })?;
-                let certificates = redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                };
-                redis::Client::build_with_tls(url.expose(), certificates).map_err(fail)?
-            }
-            None => redis::Client::open(url.expose()).map_err(fail)?,
-        };
-        let connection = client.get_connection_with_timeout(TIMEOUT).map_err(fail)?;
-        connection.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
-        connection.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;
-        Ok(Self {
-            connection,
-            label,
-            keys,
-        })
-    }
-
-    fn error(&self, error: impl std::fmt::Display) -> StoreError {
-        StoreError::new(self.label.clone(), error)
     }
 }
 
@@ -87,7 +45,7 @@ impl PolicyStore for RedisStore {
         self.check_types(&keys)?;
         redis::cmd("UNWATCH")
             .exec(&mut self.connection)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.redis(&e))
     }
 
     fn load_policy(&mut self) -> Result<Option<Policy>, StoreError> {
@@ -95,7 +53,7 @@ impl PolicyStore for RedisStore {
         let fields: BTreeMap<String, String> = redis::cmd("HGETALL")
             .arg(&policy_key)
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok((!fields.is_empty()).then(|| Policy::from_fields(fields)))
     }
 
@@ -119,13 +77,17 @@ impl PolicyStore for RedisStore {
             .arg(&policy_key)
             .arg(field::POLICY_HASH)
             .query(con)
-            .map_err(|e| StoreError::new(self.label.clone(), e))?;
+            .map_err(|e| redis_error(&self.label, &e))?;
         if current.as_deref() != expected_previous {
             let _ = redis::cmd("UNWATCH").exec(con);
-            return Err(self.error(format!(
-                "the policy changed while this run computed (now {}); another generator is running",
-                current.as_deref().unwrap_or("none")
-            )));
+            return Err(StoreError::of(
+                StoreFault::Conflict,
+                self.label.clone(),
+                format!(
+                    "the policy changed while this run computed (now {}); another generator is running",
+                    current.as_deref().unwrap_or("none")
+                ),
+            ));
         }
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("DEL").arg(&policy_key).ignore();
@@ -149,9 +111,7 @@ impl PolicyStore for RedisStore {
             }
         }
         // EXEC answers nil when the WATCHed key changed: nothing was written
-        let ids: Option<(String, String)> = pipe
-            .query(con)
-            .map_err(|e| StoreError::new(self.label.clone(), e))?;
+        let ids: Option<(String, String)> = pipe.query(con).map_err(|e| self.redis(&e))?;
         match ids {
             Some(_) => Ok(()),
             None => Err(self.error("the policy changed during the publish; nothing was written")),
@@ -166,7 +126,7 @@ impl AuditLog for RedisStore {
             .arg("-")
             .arg("+")
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok(self.records(entries))
     }
 
@@ -178,7 +138,7 @@ impl AuditLog for RedisStore {
             .arg("COUNT")
             .arg(count)
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok(AuditPage {
             entries: entries.len(),
             records: self.records(entries),
@@ -191,7 +151,7 @@ impl TradingRecords for RedisStore {
         redis::cmd("SMEMBERS")
             .arg(self.keys.held_key())
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.redis(&e))
     }
 
     fn performance(&mut self, symbols: &[String]) -> Result<PerformanceRecords, StoreError> {
@@ -205,7 +165,7 @@ impl TradingRecords for RedisStore {
         }
         let records: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = pipe
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         let records = records.into_iter().map(text_fields);
         for (symbol, fields) in symbols.iter().zip(records) {
             if fields.is_empty() {
@@ -235,7 +195,7 @@ impl TradingRecords for RedisStore {
             redis::cmd("WATCH")
                 .arg(&key)
                 .exec(&mut self.connection)
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.redis(&e))?;
             let current = self.fields(&key)?;
             let written = record.clone().over(&current);
             let mut pipe = redis::pipe();
@@ -244,7 +204,7 @@ impl TradingRecords for RedisStore {
             // EXEC answers nil when another writer changed the record meanwhile: again
             let done: Option<()> = pipe
                 .query(&mut self.connection)
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.redis(&e))?;
             if done.is_some() {
                 return Ok(written);
             }
@@ -263,9 +223,9 @@ impl TradingRecords for RedisStore {
             .arg(1000)
             .clone()
             .iter(&mut self.connection)
-            .map_err(|e| StoreError::new(label.clone(), e))?
+            .map_err(|e| redis_error(&label, &e))?
             .collect::<Result<_, _>>()
-            .map_err(|e| StoreError::new(label, e))?;
+            .map_err(|e| redis_error(&label, &e))?;
         let mut symbols: Vec<String> = keys
             .iter()
             .filter_map(|k| k.strip_prefix(head)?.strip_suffix(tail).map(str::to_owned))
@@ -280,7 +240,7 @@ impl ModelBaseline for RedisStore {
         let text: Option<String> = redis::cmd("GET")
             .arg(self.keys.models_seen_key())
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         // a baseline another program garbled is skipped: the next scan records a new one
         Ok(text.and_then(|t| {
             serde_json::from_str(&t)
@@ -305,7 +265,7 @@ impl ModelBaseline for RedisStore {
             .arg(self.keys.models_seen_key())
             .arg(text)
             .exec(&mut self.connection)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.redis(&e))
     }
 }
 
@@ -327,17 +287,21 @@ impl RedisStore {
         redis::cmd("WATCH")
             .arg(&names)
             .exec(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         for (key, expected) in keys {
             let found: String = redis::cmd("TYPE")
                 .arg(*key)
                 .query(&mut self.connection)
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.redis(&e))?;
             if found != "none" && found != *expected {
                 let _ = redis::cmd("UNWATCH").exec(&mut self.connection);
-                return Err(self.error(format!(
-                    "{key} holds a {found}, not a {expected}: another program wrote it; nothing was written"
-                )));
+                return Err(StoreError::of(
+                    StoreFault::Foreign,
+                    self.label.clone(),
+                    format!(
+                        "{key} holds a {found}, not a {expected}: another program wrote it; nothing was written"
+                    ),
+                ));
             }
         }
         Ok(())
@@ -348,7 +312,7 @@ impl RedisStore {
             .arg(key)
             .query(&mut self.connection)
             .map(text_fields)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.redis(&e))
     }
 
     /// The audit entries whose every field is text; the others are skipped, each with a
@@ -387,5 +351,7 @@ fn text_fields(raw: BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<String, String> {
         .collect()
 }
 
+mod connection;
 mod trades;
+use connection::redis_error;
 pub use trades::IngestReport;

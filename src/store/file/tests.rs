@@ -1,6 +1,7 @@
 //! Unit tests of `file`.
 
 use super::*;
+use crate::error::StoreFault;
 use crate::store::AuditLog as _;
 
 fn publication(run: &str) -> Publication {
@@ -25,6 +26,7 @@ fn publish_is_a_compare_and_swap() {
     let first_hash = first.policy.get(field::POLICY_HASH);
     // a run that read "no policy" must not overwrite the one published since
     let err = store.publish(&publication("b"), None).unwrap_err();
+    assert_eq!(err.fault, StoreFault::Conflict, "{err}");
     assert!(err.message.contains("another generator"), "{err}");
     store.publish(&publication("c"), first_hash).unwrap();
     let runs: Vec<String> = store

@@ -140,7 +140,7 @@ impl RedisStore {
                 .arg(1000)
                 .arg("JUSTID")
                 .query(&mut self.connection)
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.redis(&e))?;
             let mut parts = reply.into_iter();
             cursor = parts
                 .next()
@@ -177,7 +177,7 @@ impl RedisStore {
             .arg("+")
             .arg(100_000)
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok(pending
             .into_iter()
             .map(|(id, owner, ..)| (id, owner))
@@ -201,7 +201,7 @@ impl RedisStore {
             .arg(ids)
             .arg("JUSTID")
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.redis(&e))
     }
 
     fn read_group(
@@ -222,7 +222,7 @@ impl RedisStore {
             .arg(stream)
             .arg(from)
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok(reply
             .into_iter()
             .flatten()
@@ -265,7 +265,7 @@ impl RedisStore {
             redis::cmd("WATCH")
                 .arg(&keys)
                 .exec(&mut self.connection)
-                .map_err(|e| self.error(e))?;
+                .map_err(|e| self.redis(&e))?;
             // another consumer that folded any of these changed their records, so it did
             // so before this WATCH (and they are no longer pending) or the EXEC below fails
             let ids: Vec<&str> = trades.iter().map(|(id, _)| id.as_str()).collect();
@@ -320,7 +320,7 @@ impl RedisStore {
         // an empty transaction still answers: nil when a watched record changed
         let done: Option<()> = pipe
             .query(&mut self.connection)
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.redis(&e))?;
         Ok(done.map(|()| refused))
     }
 }
