@@ -44,6 +44,35 @@ impl Series {
     }
 }
 
+/// What is wrong with a history folder: the file, the line when one row is at fault, and
+/// what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: {problem}", path.display(), line.map_or_else(String::new, |l| format!(":{l}")))]
+pub struct ArchiveError {
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: Option<usize>,
+    pub problem: String,
+}
+
+impl ArchiveError {
+    fn file(path: &Path, problem: impl std::fmt::Display) -> Self {
+        Self {
+            path: path.to_owned(),
+            line: None,
+            problem: problem.to_string(),
+        }
+    }
+
+    fn at(path: &Path, line: usize, problem: &dyn std::fmt::Display) -> Self {
+        Self {
+            path: path.to_owned(),
+            line: Some(line),
+            problem: problem.to_string(),
+        }
+    }
+}
+
 /// A history folder, read into memory.
 #[derive(Debug, Clone)]
 pub struct Archive {
@@ -60,25 +89,28 @@ pub struct Archive {
 }
 
 impl Archive {
-    pub fn read(dir: &Path) -> Result<Self, String> {
+    pub fn read(dir: &Path) -> Result<Self, ArchiveError> {
         let at = |name: &str| dir.join(name);
+        let file = |name: &str| {
+            let path = at(name);
+            move |e: &dyn std::fmt::Display| ArchiveError::file(&path, e)
+        };
         let meta: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(at("meta.json"))
-                .map_err(|e| format!("{}: {e}", at("meta.json").display()))?,
+            &std::fs::read(at("meta.json")).map_err(|e| file("meta.json")(&e))?,
         )
-        .map_err(|e| format!("{}: {e}", at("meta.json").display()))?;
+        .map_err(|e| file("meta.json")(&e))?;
         let end = meta["server_time_ms"]
             .as_i64()
-            .ok_or_else(|| format!("{}: no server_time_ms", at("meta.json").display()))?;
-        let info = std::fs::read(at("exchangeInfo.json"))
-            .map_err(|e| format!("{}: {e}", at("exchangeInfo.json").display()))?;
-        let exchange = wire::parse_exchange_info(&info)
-            .map_err(|e| format!("{}: {e}", at("exchangeInfo.json").display()))?;
+            .ok_or_else(|| file("meta.json")(&"no server_time_ms"))?;
+        let info =
+            std::fs::read(at("exchangeInfo.json")).map_err(|e| file("exchangeInfo.json")(&e))?;
+        let exchange =
+            wire::parse_exchange_info(&info).map_err(|e| file("exchangeInfo.json")(&e))?;
         // the files are independent: read on every core, kept in name order
         let read: Vec<(String, PathBuf, Series)> = files(&at("klines"), "_15m.csv")?
             .into_par_iter()
             .map(|(symbol, path)| Ok((symbol, path.clone(), read_candles(&path)?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, ArchiveError>>()?;
         let mut series = Vec::with_capacity(read.len());
         for (symbol, path, candles) in read {
             if candles.candles.is_empty() {
@@ -218,8 +250,8 @@ fn as_served(x: f64) -> f64 {
 }
 
 /// `(symbol, path)` of the files in `dir` ending with `suffix`.
-fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, ArchiveError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ArchiveError::file(dir, e))?;
     let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -235,8 +267,8 @@ fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, String> {
 /// each a candle by [`Candle::broken_rule`]'s rules. A file that breaks them is refused
 /// with its line and what is wrong: a backtest never computes on a NaN, an absurd price or
 /// a candle whose high is below its low.
-fn read_candles(path: &Path) -> Result<Series, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_candles(path: &Path) -> Result<Series, ArchiveError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
     // a year of 15m candles is 35,040 rows: sized once, not doubled into twice that
     let rows = text.lines().count().saturating_sub(1);
     let mut series = Series {
@@ -249,16 +281,11 @@ fn read_candles(path: &Path) -> Result<Series, String> {
         .skip(1)
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let bad = || {
-            format!(
-                "{}:{}: expected time,open,high,low,close,volume",
-                path.display(),
-                n + 1
-            )
-        };
+        let at = |problem: &dyn std::fmt::Display| ArchiveError::at(path, n + 1, problem);
+        let bad = || at(&"expected time,open,high,low,close,volume");
         let mut fields = line.split(',');
         let open_time = crate::clock::parse_utc(fields.next().ok_or_else(bad)?).ok_or_else(bad)?;
-        let mut number = || -> Result<f64, String> {
+        let mut number = || -> Result<f64, ArchiveError> {
             fields
                 .next()
                 .and_then(|f| f.trim().parse().ok())
@@ -273,17 +300,15 @@ fn read_candles(path: &Path) -> Result<Series, String> {
         };
         let volume = number()?;
         if let Some(why) = candle.broken_rule(volume) {
-            return Err(format!("{}:{}: {why}", path.display(), n + 1));
+            return Err(at(&why));
         }
         if series
             .candles
             .last()
             .is_some_and(|c| c.open_time >= open_time)
         {
-            return Err(format!(
-                "{}:{}: times must increase (a repeated or out-of-order candle)",
-                path.display(),
-                n + 1
+            return Err(at(
+                &"times must increase (a repeated or out-of-order candle)",
             ));
         }
         series.candles.push(candle);
@@ -293,8 +318,8 @@ fn read_candles(path: &Path) -> Result<Series, String> {
 }
 
 /// `time,rate` rows.
-fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, ArchiveError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
     text.lines()
         .enumerate()
         .skip(1)
@@ -303,7 +328,7 @@ fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, String> {
             let (time, rate) = line.split_once(',').unwrap_or((line, ""));
             match (crate::clock::parse_utc(time), rate.trim().parse::<f64>()) {
                 (Some(t), Ok(r)) if r.is_finite() => Ok((t, r)),
-                _ => Err(format!("{}:{}: expected time,rate", path.display(), n + 1)),
+                _ => Err(ArchiveError::at(path, n + 1, &"expected time,rate")),
             }
         })
         .collect()

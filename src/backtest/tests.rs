@@ -210,3 +210,31 @@ fn a_random_universe_stands_still_while_the_strategy_fails_closed() {
     assert_eq!(held[1], held[0], "the standing universe's time");
     assert!(held[2].is_empty(), "expired");
 }
+
+#[test]
+fn a_bad_row_is_reported_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("klines")).unwrap();
+    std::fs::write(
+        dir.path().join("meta.json"),
+        r#"{"server_time_ms": 1688169600000}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("exchangeInfo.json"),
+        r#"{"symbols": [], "rateLimits": []}"#,
+    )
+    .unwrap();
+    let rows = "time,open,high,low,close,volume\n\
+                2023-07-01 00:00:00,1,2,0.5,1.5,10\n\
+                2023-07-01 00:15:00,1,0.9,0.5,1.5,10\n";
+    let file = dir.path().join("klines/S00USDT_15m.csv");
+    std::fs::write(&file, rows).unwrap();
+    let err = Archive::read(dir.path()).unwrap_err();
+    assert_eq!((err.path.as_path(), err.line), (file.as_path(), Some(3)));
+    assert!(err.problem.contains("high 0.9"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with(&format!("S00USDT_15m.csv:3: {}", err.problem))
+    );
+}
