@@ -29,16 +29,6 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// `text` cut to `max` characters, saying how long it was: for names from the network
-/// that are absurdly long (a 10 kB "symbol").
-pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
-    if text.chars().nth(max).is_none() {
-        return Cow::Borrowed(text);
-    }
-    let head: String = text.chars().take(max).collect();
-    Cow::Owned(format!("{head}…({} bytes)", text.len()))
-}
-
 /// Control characters, and the invisible ones that reorder text (bidi overrides).
 fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -194,9 +184,6 @@ mod tests {
         assert_eq!(printable("X\u{1b}[2JUSDT"), "X\\u{1b}[2JUSDT");
         assert_eq!(printable("A\nB"), "A\\u{a}B");
         assert_eq!(printable("A\u{9b}B\u{202e}"), "A\\u{9b}B\\u{202e}");
-        let long = "X".repeat(10_240);
-        assert_eq!(cut(&long, 32), format!("{}…(10240 bytes)", "X".repeat(32)));
-        assert_eq!(cut("BTCUSDT", 32), "BTCUSDT");
     }
 
     fn through_safe(json: bool, chunks: &[&[u8]]) -> String {

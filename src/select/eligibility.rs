@@ -7,6 +7,8 @@
 //! the value seen and its threshold (for `explain`). Both judge by the same verdicts, in
 //! the same order, so they cannot disagree.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::{Candidate, Excluded, Lists, Pattern, Reason};
@@ -26,6 +28,16 @@ pub fn is_symbol_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '\\')
+}
+
+/// `text` cut to `max` characters, saying how long it was: for names from the network
+/// that are absurdly long (a 10 kB "symbol").
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    if text.chars().nth(max).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let head: String = text.chars().take(max).collect();
+    Cow::Owned(format!("{head}…({} bytes)", text.len()))
 }
 
 /// `deliveryDate` before this (2100-01-01) means a delivery, i.e. a delisting, is scheduled.
@@ -265,7 +277,7 @@ pub fn screen(overview: &Overview, rules: &Rules<'_>) -> (Vec<Candidate>, Vec<Ex
                 let (what, needs) = seen.words(name);
                 excluded.push(Excluded {
                     // a name that is not one is cut: it may be 10 kB
-                    symbol: crate::output::cut(&info.symbol, MAX_SYMBOL_BYTES).into_owned(),
+                    symbol: cut(&info.symbol, MAX_SYMBOL_BYTES).into_owned(),
                     reason: name.reason(),
                     detail: format!("{what} (needs {needs})"),
                 });

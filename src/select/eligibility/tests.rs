@@ -254,3 +254,13 @@ fn names_that_cannot_be_symbols_and_conflicting_records_are_excluded_first() {
         excluded[0].detail
     );
 }
+
+#[test]
+fn an_absurdly_long_name_is_cut_saying_how_long_it_was() {
+    let long = "X".repeat(10_240);
+    assert_eq!(
+        super::cut(&long, 32),
+        format!("{}…(10240 bytes)", "X".repeat(32))
+    );
+    assert_eq!(super::cut("BTCUSDT", 32), "BTCUSDT");
+}
