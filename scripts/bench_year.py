@@ -40,7 +40,7 @@ def timed(argv, out_path=None):
     wall = time.monotonic() - started
     if status != 0:
         sys.exit(f"{' '.join(argv)} failed (status {status})")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
 
 
 def spread(runs, key, unit, digits):
@@ -53,7 +53,7 @@ def report(name, runs):
     print(f"{name}: {len(runs)} runs, min / median / max")
     print(f"  wall  {spread(runs, 'wall', 's', 2)}")
     print(f"  cpu   {spread(runs, 'cpu', 's', 2)}")
-    print(f"  peak  {spread(runs, 'rss_mb', 'MB', 0)}")
+    print(f"  peak  {spread(runs, 'rss_mib', 'MiB', 0)}")
 
 
 STEP_FIELDS = ["time", "universe", "universe_hash", "leverage", "direction", "replacements", "regime",
