@@ -182,8 +182,16 @@ fn cost(plan: &Plan, facts: &RunFacts) -> Vec<(&'static str, String)> {
 pub fn identity(policy: &Policy, memory: &Memory) -> anyhow::Result<BTreeMap<String, String>> {
     let symbols = policy.symbols()?;
     let before = &memory.incumbents;
-    let added: Vec<&String> = symbols.iter().filter(|s| !before.contains(s)).collect();
-    let removed: Vec<&String> = before.iter().filter(|s| !symbols.contains(s)).collect();
+    let added: Vec<&str> = symbols
+        .iter()
+        .filter(|s| !before.iter().any(|b| b == *s))
+        .map(String::as_str)
+        .collect();
+    let removed: Vec<&str> = before
+        .iter()
+        .filter(|b| !symbols.iter().any(|s| *b == s))
+        .map(|b| b.as_str())
+        .collect();
     let leverage = policy.leverage()?;
     let (low, high) = leverage
         .values()

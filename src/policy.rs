@@ -273,15 +273,15 @@ impl Policy {
         Draft {
             symbols: universe
                 .iter()
-                .map(|s| s.candidate.symbol.clone())
+                .map(|s| s.candidate.symbol.to_string())
                 .collect(),
             leverage: universe
                 .iter()
-                .map(|s| (s.candidate.symbol.clone(), f64::from(s.leverage)))
+                .map(|s| (s.candidate.symbol.to_string(), f64::from(s.leverage)))
                 .collect(),
             scores: universe
                 .iter()
-                .map(|s| (s.candidate.symbol.clone(), SymbolScore::from(s)))
+                .map(|s| (s.candidate.symbol.to_string(), SymbolScore::from(s)))
                 .collect(),
             generator: GENERATOR,
             regime,

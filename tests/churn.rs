@@ -332,3 +332,18 @@ fn max_symbols_below_top_is_a_usage_error() {
         run.stderr
     );
 }
+
+#[test]
+fn a_held_name_that_is_not_a_symbol_is_refused_before_anything_is_fetched() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let store = format!("file:{}", home.path().join("store").display());
+    let run = crate::support::generate(home.path(), &exchange, &store, &["--held", "S01USDT,../x"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains(r#"--held "../x": not a symbol name"#),
+        "{}",
+        run.stderr
+    );
+    assert!(exchange.log().is_empty(), "nothing was fetched");
+}

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::decide::{self, Config, Memory, PlanError};
+use crate::select::Symbol;
 use crate::settings::Settings;
 use archive::Archive;
 
@@ -124,7 +125,7 @@ fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
     let universe = plan.universe();
     let names: Vec<String> = universe
         .iter()
-        .map(|s| s.candidate.symbol.clone())
+        .map(|s| s.candidate.symbol.to_string())
         .collect();
     let index = |symbol: &str| {
         archive
@@ -166,20 +167,18 @@ fn decision(settings: &Settings) -> Config {
 }
 
 fn carry(memory: &mut Memory, universe: &[String], t: i64) {
-    let joined: HashMap<String, i64> = universe
+    let universe: Vec<Symbol> = universe
+        .iter()
+        .map(|s| Symbol::new(s).expect("a chosen symbol"))
+        .collect();
+    let joined: HashMap<Symbol, i64> = universe
         .iter()
         .map(|s| {
-            (
-                s.clone(),
-                memory
-                    .joined_at
-                    .get(s)
-                    .copied()
-                    .unwrap_or(t.div_euclid(1000)),
-            )
+            let since = memory.joined_at.get(s).copied();
+            (*s, since.unwrap_or(t.div_euclid(1000)))
         })
         .collect();
-    memory.incumbents = universe.to_vec();
+    memory.incumbents = universe;
     memory.joined_at = joined;
 }
 

@@ -28,6 +28,7 @@ use crate::market::Source;
 use crate::market::cache::CandleCache;
 use crate::market::client::Client;
 use crate::market::snapshot::SnapshotSource;
+use crate::select::Symbol;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -102,6 +103,8 @@ fn read_memory(
     must_open: bool,
     publishing: bool,
 ) -> anyhow::Result<(Option<Box<dyn Store>>, Memory)> {
+    let held = held.map(held_symbols).transpose()?;
+    let held = held.as_deref();
     let attempt = || -> Result<_, crate::error::StoreError> {
         let mut store = settings.open_store()?;
         if publishing {
@@ -123,6 +126,21 @@ fn read_memory(
         }
         Err(error) => Err(error).context("reading the store before the refresh"),
     }
+}
+
+/// `--held`: symbol names, or a usage error naming the one that is not.
+fn held_symbols(names: &[String]) -> Result<Vec<Symbol>, UsageError> {
+    names
+        .iter()
+        .map(|name| {
+            Symbol::new(name).ok_or_else(|| {
+                UsageError(format!(
+                    "--held {:?}: not a symbol name (1 to 32 bytes, no spaces, control characters, / \\ or ..)",
+                    crate::output::printable(name)
+                ))
+            })
+        })
+        .collect()
 }
 
 /// The plan `generate` would publish now, made without writing anything (the store and

@@ -69,7 +69,10 @@ pub fn candidates(
 ) -> Vec<String> {
     let required = required_models(config, models);
     let (candidates, _) = select::screen(overview, &rules(config, required.as_ref()));
-    candidates.into_iter().map(|c| c.symbol).collect()
+    candidates
+        .into_iter()
+        .map(|c| c.symbol.to_string())
+        .collect()
 }
 
 /// The ranking from `view`.

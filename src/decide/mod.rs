@@ -19,8 +19,8 @@ use crate::market::MarketView;
 use crate::policy::Policy;
 use crate::rotation::perf::Performance;
 use crate::rotation::{self, models};
-use crate::select::Scored;
 use crate::select::churn::{self, Choice};
+use crate::select::{Scored, Symbol};
 pub use assess::{Refresh, assess};
 pub use config::Config;
 
@@ -30,10 +30,10 @@ pub use config::Config;
 pub struct Memory {
     pub previous: Option<Policy>,
     /// The previous universe, in its rank order.
-    pub incumbents: Vec<String>,
+    pub incumbents: Vec<Symbol>,
     /// When each incumbent joined the universe (epoch seconds, as far back as read).
-    pub joined_at: HashMap<String, i64>,
-    pub held: BTreeSet<String>,
+    pub joined_at: HashMap<Symbol, i64>,
+    pub held: BTreeSet<Symbol>,
     /// Every performance record the store holds that could be read.
     pub performance: BTreeMap<String, Performance>,
     /// The records that could not be read (symbol → key and field at fault): rotation
@@ -45,9 +45,9 @@ pub struct Memory {
 
 impl Memory {
     /// No store: a first run, with `--held` if given.
-    pub fn without_store(held: Option<&[String]>) -> Self {
+    pub fn without_store(held: Option<&[Symbol]>) -> Self {
         Self {
-            held: held.unwrap_or_default().iter().cloned().collect(),
+            held: held.unwrap_or_default().iter().copied().collect(),
             ..Self::default()
         }
     }
@@ -158,7 +158,7 @@ pub fn choose_from(
     let carried = choice
         .carried
         .iter()
-        .map(|symbol| carry(symbol, memory.previous.as_ref(), &config.leverage))
+        .map(|&symbol| carry(symbol, memory.previous.as_ref(), &config.leverage))
         .collect();
     if choice.size() < config.min_symbols {
         return Err(FailClosed::TooFewChosen {
@@ -214,13 +214,17 @@ fn choose(refresh: &Refresh, memory: &Memory, config: &Config, now: i64) -> chur
 /// A held symbol kept although it could not be scored this time: its previous figures
 /// and leverage, as the previous policy published them (the table's lowest leverage if
 /// it said none).
-fn carry(symbol: &str, previous: Option<&Policy>, table: &crate::select::LeverageTable) -> Scored {
+fn carry(
+    symbol: Symbol,
+    previous: Option<&Policy>,
+    table: &crate::select::LeverageTable,
+) -> Scored {
     let score = previous
         .and_then(|p| p.scores().ok())
-        .and_then(|mut scores| scores.remove(symbol));
+        .and_then(|mut scores| scores.remove(symbol.as_str()));
     let leverage = previous
         .and_then(|p| p.leverage().ok())
-        .and_then(|l| l.get(symbol)?.as_f64())
+        .and_then(|l| l.get(symbol.as_str())?.as_f64())
         .filter(|l| l.is_finite() && *l >= 1.0)
         .map_or(table.range().0, |l| l.round() as u32);
     let s = score.unwrap_or(crate::policy::SymbolScore {
@@ -236,7 +240,7 @@ fn carry(symbol: &str, previous: Option<&Policy>, table: &crate::select::Leverag
     });
     Scored {
         candidate: crate::select::Candidate {
-            symbol: symbol.to_owned(),
+            symbol,
             quote_volume: s.quote_volume,
             spread_bps: s.spread_bps,
             age_days: s.age_days,

@@ -31,7 +31,7 @@ fn decide_on(memory: &Memory) -> Plan {
 fn names(plan: &Plan) -> Vec<String> {
     plan.universe()
         .iter()
-        .map(|s| s.candidate.symbol.clone())
+        .map(|s| s.candidate.symbol.to_string())
         .collect()
 }
 
@@ -80,7 +80,7 @@ fn a_full_decision_on_an_in_memory_market() {
 fn the_same_market_again_with_the_first_universe_as_incumbents_is_unchanged() {
     let universe = names(&decide_on(&Memory::default()));
     let memory = Memory {
-        incumbents: universe.clone(),
+        incumbents: universe.iter().map(|s| s.as_str().into()).collect(),
         ..Memory::default()
     };
     let second = decide_on(&memory);

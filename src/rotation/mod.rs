@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::select::churn::{Action, Choice, Decision, Why};
-use crate::select::{Lists, Pattern, Scored};
+use crate::select::{Lists, Pattern, Scored, Symbol};
 use perf::Performance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,7 +48,7 @@ pub struct Config {
 /// One eviction candidate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Eviction {
-    pub symbol: String,
+    pub symbol: Symbol,
     pub why: String,
     pub win_rate: f64,
     /// `None` when the record keeps no drawdown (the performance tracker's own).
@@ -65,7 +65,7 @@ pub struct Eviction {
 /// One expansion candidate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Expansion {
-    pub symbol: String,
+    pub symbol: Symbol,
     pub rank: usize,
     pub score: f64,
     pub model: String,
@@ -111,7 +111,7 @@ pub struct Inputs<'a> {
     /// Model files found (file → symbol), already limited to known symbols.
     pub models: &'a models::Scan,
     pub seen_models: Option<&'a BTreeSet<String>>,
-    pub held: &'a BTreeSet<String>,
+    pub held: &'a BTreeSet<Symbol>,
     pub lists: &'a Lists,
     pub min_symbols: usize,
 }
@@ -127,7 +127,7 @@ pub fn rotate(ranked: &[Scored], choice: &mut Choice, input: &Inputs<'_>) -> Rep
     let mut evict: Vec<Eviction> = choice
         .members
         .iter()
-        .filter_map(|&i| eviction(&ranked[i].candidate.symbol, input))
+        .filter_map(|&i| eviction(ranked[i].candidate.symbol, input))
         .collect();
     // the worst results go first
     evict.sort_by(|a, b| {
@@ -230,7 +230,7 @@ fn apply(
             (true, None) => {
                 e.applied = true;
                 let why = Why::Evicted { why: e.why.clone() };
-                remove(ranked, choice, &e.symbol, why);
+                remove(ranked, choice, e.symbol, why);
             }
         }
     }
@@ -243,7 +243,7 @@ fn apply(
                 choice.members.push(x.rank - 1);
                 choice.decisions.retain(|d| d.symbol != x.symbol);
                 choice.decisions.push(Decision {
-                    symbol: x.symbol.clone(),
+                    symbol: x.symbol,
                     action: Action::Added,
                     reason: Why::Expansion {
                         model: x.model.clone(),
@@ -290,7 +290,7 @@ fn expansions(
                 && !input.config.is_evicted(input.performance.get(symbol))
         })
         .map(|(i, s)| Expansion {
-            symbol: s.candidate.symbol.clone(),
+            symbol: s.candidate.symbol,
             rank: i + 1,
             score: s.score,
             model: model_of[s.candidate.symbol.as_str()].to_owned(),
@@ -345,24 +345,24 @@ impl Config {
     /// The symbols execution mode keeps out this refresh: those it would evict. In
     /// advisory mode, none. (A symbol evicted once is no challenger on the next refresh
     /// of an unchanged market either, so the universe does not flip.)
-    pub fn barred(&self, performance: &BTreeMap<String, Performance>) -> BTreeSet<String> {
+    pub fn barred(&self, performance: &BTreeMap<String, Performance>) -> BTreeSet<Symbol> {
         if self.mode != Mode::Execution {
             return BTreeSet::new();
         }
         performance
             .iter()
             .filter(|(_, p)| self.eviction_reason(p).is_some())
-            .map(|(symbol, _)| symbol.clone())
+            .filter_map(|(symbol, _)| Symbol::new(symbol))
             .collect()
     }
 }
 
 /// `symbol` as an eviction candidate, if its results say so.
-fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
-    let p = input.performance.get(symbol)?;
+fn eviction(symbol: Symbol, input: &Inputs<'_>) -> Option<Eviction> {
+    let p = input.performance.get(symbol.as_str())?;
     let why = input.config.eviction_reason(p)?;
     Some(Eviction {
-        symbol: symbol.to_owned(),
+        symbol,
         why,
         win_rate: p.win_rate,
         max_drawdown: p.max_drawdown,
@@ -373,7 +373,7 @@ fn eviction(symbol: &str, input: &Inputs<'_>) -> Option<Eviction> {
     })
 }
 
-fn remove(ranked: &[Scored], choice: &mut Choice, symbol: &str, reason: Why) {
+fn remove(ranked: &[Scored], choice: &mut Choice, symbol: Symbol, reason: Why) {
     choice
         .members
         .retain(|&i| ranked[i].candidate.symbol != symbol);
@@ -383,7 +383,7 @@ fn remove(ranked: &[Scored], choice: &mut Choice, symbol: &str, reason: Why) {
             d.reason = reason;
         }
         None => choice.decisions.push(Decision {
-            symbol: symbol.to_owned(),
+            symbol,
             action: Action::Removed,
             reason,
         }),

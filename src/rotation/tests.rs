@@ -17,8 +17,8 @@ fn settings(mode: Mode, max_symbols: usize) -> Config {
     }
 }
 
-fn name(i: usize) -> String {
-    format!("S{i:02}")
+fn name(i: usize) -> Symbol {
+    Symbol::from(format!("S{i:02}").as_str())
 }
 
 proptest! {
@@ -43,13 +43,13 @@ proptest! {
         let performance: BTreeMap<String, Performance> = losers
             .iter()
             .filter(|&&i| i < n)
-            .map(|&i| (name(i), Performance::recorded(0.1, -5.0, 0.05, 30, 0)))
+            .map(|&i| (name(i).to_string(), Performance::recorded(0.1, -5.0, 0.05, 30, 0)))
             .collect();
         let scan = models::Scan {
-            models: models.iter().filter(|&&i| i < n).map(|&i| (format!("{}.pt", name(i)), name(i))).collect(),
+            models: models.iter().filter(|&&i| i < n).map(|&i| (format!("{}.pt", name(i)), name(i).to_string())).collect(),
             unknown: Vec::new(),
         };
-        let held: BTreeSet<String> = held.iter().filter(|&&i| i < top).map(|&i| name(i)).collect();
+        let held: BTreeSet<Symbol> = held.iter().filter(|&&i| i < top).map(|&i| name(i)).collect();
         let lists = Lists::default();
         let plans: Vec<(Choice, Report)> = [Mode::Execution, Mode::Advisory].into_iter().map(|mode| {
             let s = settings(mode, top + extra);

@@ -17,7 +17,7 @@ pub fn judge(
     with_returns: bool,
 ) -> Result<Ready, Excluded> {
     let exclude = |candidate: Candidate, reason: Reason, detail: String| Excluded {
-        symbol: candidate.symbol,
+        symbol: candidate.symbol.to_string(),
         reason,
         detail,
     };

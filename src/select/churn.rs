@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::score::correlation;
-use super::{Excluded, Lists, Reason, Scored};
+use super::{Excluded, Lists, Reason, Scored, Symbol};
 
 /// Churn control's settings: how the previous universe resists rank noise.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,17 +50,17 @@ pub struct Churn {
 pub struct Context<'a> {
     pub excluded: &'a [Excluded],
     /// The previous universe, in its rank order.
-    pub incumbents: &'a [String],
+    pub incumbents: &'a [Symbol],
     /// When each incumbent joined the universe (epoch seconds), from the audit trail.
-    pub joined_at: &'a HashMap<String, i64>,
+    pub joined_at: &'a HashMap<Symbol, i64>,
     pub now: i64,
-    pub held: &'a BTreeSet<String>,
+    pub held: &'a BTreeSet<Symbol>,
     pub lists: &'a Lists,
     pub top: usize,
     pub churn: &'a Churn,
     pub max_correlation: Option<f64>,
     /// Symbols that may not enter this refresh (rotation evicts them in execution mode).
-    pub not_challengers: &'a BTreeSet<String>,
+    pub not_challengers: &'a BTreeSet<Symbol>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,7 +84,7 @@ impl Action {
 /// What happened to one symbol, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
-    pub symbol: String,
+    pub symbol: Symbol,
     pub action: Action,
     pub reason: Why,
 }
@@ -92,8 +92,8 @@ pub struct Decision {
 /// A challenger left out for its correlation with a chosen symbol.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
-    pub symbol: String,
-    pub correlated_with: String,
+    pub symbol: Symbol,
+    pub correlated_with: Symbol,
     pub correlation: f64,
 }
 
@@ -101,8 +101,8 @@ pub struct Skipped {
 /// least the margin.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pair {
-    pub entrant: String,
-    pub replaced: String,
+    pub entrant: Symbol,
+    pub replaced: Symbol,
     pub entrant_score: f64,
     pub replaced_score: f64,
 }
@@ -114,7 +114,7 @@ pub struct Choice {
     pub members: Vec<usize>,
     /// Held incumbents in the universe although not scored this time (their data could
     /// not be read or judged): published with their previous figures and leverage.
-    pub carried: Vec<String>,
+    pub carried: Vec<Symbol>,
     /// One decision per symbol kept, added or removed.
     pub decisions: Vec<Decision>,
     pub skipped: Vec<Skipped>,
@@ -123,7 +123,7 @@ pub struct Choice {
     /// The pairs churn control made.
     pub pairs: Vec<Pair>,
     /// Held symbols that left the universe (positively ineligible).
-    pub positions_left: Vec<String>,
+    pub positions_left: Vec<Symbol>,
 }
 
 impl Choice {
@@ -136,10 +136,10 @@ impl Choice {
         self.members.len() + self.carried.len()
     }
 
-    fn decide(&mut self, symbol: &str, action: Action, reason: Why) {
+    fn decide(&mut self, symbol: Symbol, action: Action, reason: Why) {
         self.decisions.retain(|d| d.symbol != symbol);
         self.decisions.push(Decision {
-            symbol: symbol.to_owned(),
+            symbol,
             action,
             reason,
         });
@@ -161,8 +161,8 @@ pub fn choose(ranked: &[Scored], ctx: &Context<'_>) -> Choice {
         pair(ranked, ctx, &mut choice);
     } else {
         fill(ranked, ctx, &mut choice, true);
-        for incumbent in ctx.incumbents {
-            if choice.decision(incumbent).is_none() {
+        for &incumbent in ctx.incumbents {
+            if choice.decision(incumbent.as_str()).is_none() {
                 let rank = rank_of[incumbent.as_str()] + 1;
                 choice.replacements += 1;
                 let why = Why::OutsideTop { rank, top: ctx.top };
@@ -176,17 +176,18 @@ pub fn choose(ranked: &[Scored], ctx: &Context<'_>) -> Choice {
 
 /// Pins are in while scored.
 fn pins(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Choice) {
-    for pin in &ctx.lists.pin {
+    // a pin that is not a symbol name is neither scored nor an incumbent
+    for pin in ctx.lists.pin.iter().filter_map(|p| Symbol::new(p)) {
         if let Some(&i) = rank_of.get(pin.as_str()) {
             choice.members.push(i);
-            let action = if ctx.incumbents.contains(pin) {
+            let action = if ctx.incumbents.contains(&pin) {
                 Action::Kept
             } else {
                 Action::Added
             };
             choice.decide(pin, action, Why::Pinned { rank: i + 1 });
-        } else if ctx.incumbents.contains(pin) {
-            let why = Why::PinnedButOut(exclusion(ctx.excluded, pin));
+        } else if ctx.incumbents.contains(&pin) {
+            let why = Why::PinnedButOut(exclusion(ctx.excluded, pin.as_str()));
             choice.decide(pin, Action::Removed, why);
         }
     }
@@ -196,8 +197,12 @@ fn pins(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Choice) 
 /// with churn control, scored ones stay for now (pairs may replace them); unscored ones
 /// leave with their reason.
 fn incumbents(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Choice) {
-    for incumbent in ctx.incumbents.iter().filter(|s| !ctx.lists.is_pinned(s)) {
-        let held = ctx.held.contains(incumbent);
+    for &incumbent in ctx
+        .incumbents
+        .iter()
+        .filter(|s| !ctx.lists.is_pinned(s.as_str()))
+    {
+        let held = ctx.held.contains(&incumbent);
         match rank_of.get(incumbent.as_str()) {
             Some(&i) if held => {
                 choice.members.push(i);
@@ -209,14 +214,14 @@ fn incumbents(rank_of: &HashMap<&str, usize>, ctx: &Context<'_>, choice: &mut Ch
             }
             Some(_) => {} // churn off: the plain Top-N decides
             None => {
-                let out = exclusion(ctx.excluded, incumbent);
+                let out = exclusion(ctx.excluded, incumbent.as_str());
                 let removes = out.reason().is_none_or(Reason::removes_a_position);
                 if held && !removes {
-                    choice.carried.push(incumbent.clone());
+                    choice.carried.push(incumbent);
                     choice.decide(incumbent, Action::Kept, Why::Carried(out));
                 } else {
                     if held {
-                        choice.positions_left.push(incumbent.clone());
+                        choice.positions_left.push(incumbent);
                     }
                     let why = Why::Out {
                         exclusion: out,
@@ -236,8 +241,8 @@ fn trim(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
         .iter()
         .copied()
         .filter(|&i| {
-            let symbol = &ranked[i].candidate.symbol;
-            !ctx.lists.is_pinned(symbol) && !ctx.held.contains(symbol)
+            let symbol = ranked[i].candidate.symbol;
+            !ctx.lists.is_pinned(symbol.as_str()) && !ctx.held.contains(&symbol)
         })
         .collect();
     removable.sort_unstable();
@@ -249,19 +254,19 @@ fn trim(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
             rank: worst + 1,
             top: ctx.top,
         };
-        choice.decide(&ranked[worst].candidate.symbol, Action::Removed, why);
+        choice.decide(ranked[worst].candidate.symbol, Action::Removed, why);
     }
 }
 
 /// Whether `i` may enter: not in, not removed, not barred.
 fn is_challenger(ranked: &[Scored], ctx: &Context<'_>, choice: &Choice, i: usize) -> bool {
-    let symbol = &ranked[i].candidate.symbol;
+    let symbol = ranked[i].candidate.symbol;
     !choice.members.contains(&i)
-        && !ctx.not_challengers.contains(symbol)
+        && !ctx.not_challengers.contains(&symbol)
         && !choice
-            .decision(symbol)
+            .decision(symbol.as_str())
             .is_some_and(|d| d.action == Action::Removed)
-        && !choice.skipped.iter().any(|s| &s.symbol == symbol)
+        && !choice.skipped.iter().any(|s| s.symbol == symbol)
 }
 
 /// With `max_correlation`: the chosen symbol (other than `replacing`) that `i` correlates
@@ -286,8 +291,8 @@ fn too_correlated(
         });
     if let Some((m, r)) = found {
         choice.skipped.push(Skipped {
-            symbol: ranked[i].candidate.symbol.clone(),
-            correlated_with: ranked[m].candidate.symbol.clone(),
+            symbol: ranked[i].candidate.symbol,
+            correlated_with: ranked[m].candidate.symbol,
             correlation: r,
         });
     }
@@ -305,8 +310,8 @@ fn fill(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice, plain: bool) 
             continue;
         }
         choice.members.push(i);
-        let symbol = &ranked[i].candidate.symbol;
-        let action = if ctx.incumbents.contains(symbol) {
+        let symbol = ranked[i].candidate.symbol;
+        let action = if ctx.incumbents.contains(&symbol) {
             Action::Kept
         } else {
             Action::Added

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::{Candidate, Excluded, Lists, Pattern, Reason};
+use super::{Candidate, Excluded, Lists, Pattern, Reason, Symbol};
 use crate::market::wire::Book;
 use crate::market::{Overview, SymbolInfo};
 
@@ -283,7 +283,7 @@ pub fn screen(overview: &Overview, rules: &Rules<'_>) -> (Vec<Candidate>, Vec<Ex
                 });
             }
             None => candidates.push(Candidate {
-                symbol: info.symbol.clone(),
+                symbol: Symbol::new(&info.symbol).expect("the symbol_name check passed"),
                 quote_volume: seen.usable_volume.expect("checked"),
                 spread_bps: seen.spread_bps.expect("checked"),
                 age_days: seen.age_days,

@@ -14,6 +14,7 @@ pub mod eligibility;
 pub mod leverage;
 pub mod lists;
 pub mod score;
+mod symbol;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +25,7 @@ pub use eligibility::{Filters, Rules, Spread, screen};
 pub use leverage::LeverageTable;
 pub use lists::{Lists, Pattern};
 pub use score::{FeatureValues, Regime, Regimes, Scored, Weights, apply_hybrid, score};
+pub use symbol::Symbol;
 
 /// Why a symbol is not scored, in the order the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -113,7 +115,7 @@ impl fmt::Display for Reason {
 /// A symbol that passed the cheap checks, with the market facts they read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
-    pub symbol: String,
+    pub symbol: Symbol,
     pub quote_volume: f64,
     pub spread_bps: f64,
     pub age_days: f64,

@@ -8,21 +8,25 @@ use super::{AuditRecord, Store};
 use crate::decide::Memory;
 use crate::error::StoreError;
 use crate::policy::field;
+use crate::select::Symbol;
 
 /// Reads the previous policy, the recent audit trail and the held set. `held`, when
 /// given (`--held`), replaces the store's held set. The audit trail is read back only
 /// as far as `min_hold` before `now` needs.
 pub fn read(
     store: &mut dyn Store,
-    held: Option<&[String]>,
+    held: Option<&[Symbol]>,
     min_hold: std::time::Duration,
     now: i64,
 ) -> Result<Memory, StoreError> {
     let previous = store.load_policy()?;
-    let incumbents = previous
-        .as_ref()
-        .and_then(|p| p.symbols().ok())
-        .unwrap_or_default();
+    let incumbents: Vec<Symbol> = symbols(
+        previous
+            .as_ref()
+            .and_then(|p| p.symbols().ok())
+            .unwrap_or_default(),
+        "the stored policy's universe",
+    );
     let joined_at = if incumbents.is_empty() {
         HashMap::new()
     } else {
@@ -30,8 +34,8 @@ pub fn read(
         joined_at(&incumbents, &audit_back_to(store, horizon)?)
     };
     let held = match held {
-        Some(symbols) => symbols.iter().cloned().collect(),
-        None => store.held_symbols()?,
+        Some(held) => held.iter().copied().collect(),
+        None => symbols(store.held_symbols()?, "the held set"),
     };
     let symbols = store.performance_symbols()?;
     let performance = store.performance(&symbols)?;
@@ -46,6 +50,24 @@ pub fn read(
         unreadable_performance: performance.unreadable,
         seen_models,
     })
+}
+
+/// The symbols among `names` (written by another program); a name that cannot be a
+/// symbol is skipped with a warning naming where it was.
+fn symbols<C: FromIterator<Symbol>>(names: impl IntoIterator<Item = String>, place: &str) -> C {
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let symbol = Symbol::new(&name);
+            if symbol.is_none() {
+                crate::warn!(
+                    "universe: warning: {place} holds {:?}, which is not a symbol name; skipped",
+                    crate::output::printable(&name)
+                );
+            }
+            symbol
+        })
+        .collect()
 }
 
 /// Audit entries are read back newest first, this many at first, four times more each
@@ -77,7 +99,7 @@ fn audit_back_to(store: &mut dyn Store, horizon: i64) -> Result<Vec<AuditRecord>
 
 /// For each symbol, the creation time of the oldest entry of its unbroken run of
 /// membership, walking back from the newest entry.
-fn joined_at(symbols: &[String], newest_first: &[AuditRecord]) -> HashMap<String, i64> {
+fn joined_at(symbols: &[Symbol], newest_first: &[AuditRecord]) -> HashMap<Symbol, i64> {
     let members: Vec<(i64, Vec<String>)> = newest_first
         .iter()
         .filter_map(|r| {
@@ -91,10 +113,10 @@ fn joined_at(symbols: &[String], newest_first: &[AuditRecord]) -> HashMap<String
         .filter_map(|symbol| {
             let since = members
                 .iter()
-                .take_while(|(_, universe)| universe.contains(symbol))
+                .take_while(|(_, universe)| universe.iter().any(|u| symbol == u))
                 .last()
                 .map(|(at, _)| *at)?;
-            Some((symbol.clone(), since))
+            Some((*symbol, since))
         })
         .collect()
 }
@@ -126,10 +148,11 @@ mod tests {
             record(200, &["A"]),
             record(100, &["A", "B"]),
         ];
-        let joined = joined_at(&["A".into(), "B".into(), "C".into()], &newest_first);
-        assert_eq!(joined["A"], 100);
-        assert_eq!(joined["B"], 300, "B left at 200, so it joined again at 300");
-        assert!(!joined.contains_key("C"));
+        let [a, b, c] = ["A", "B", "C"].map(|s| Symbol::new(s).unwrap());
+        let joined = joined_at(&[a, b, c], &newest_first);
+        assert_eq!(joined[&a], 100);
+        assert_eq!(joined[&b], 300, "B left at 200, so it joined again at 300");
+        assert!(!joined.contains_key(&c));
     }
 
     #[test]
@@ -153,9 +176,9 @@ mod tests {
         let read = audit_back_to(&mut store, now - 3 * 3600).unwrap();
         assert_eq!(read.len(), 256);
         let joined = joined_at(&["A".into(), "B".into()], &read);
-        assert_eq!(joined["B"], 1_000_000 + 200 * 60);
+        assert_eq!(joined[&Symbol::from("B")], 1_000_000 + 200 * 60);
         assert_eq!(
-            joined["A"],
+            joined[&Symbol::from("A")],
             1_000_000 + 44 * 60,
             "as far back as read: older than min_hold"
         );

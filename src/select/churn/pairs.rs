@@ -12,25 +12,25 @@ pub(super) fn pair(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) {
     for incumbent in replaceable(ranked, ctx, choice) {
         let mine = &ranked[incumbent];
         let next = next_challenger(ranked, ctx, choice, &mut challenger, incumbent);
-        let symbol = mine.candidate.symbol.clone();
+        let symbol = mine.candidate.symbol;
         let Some(c) = next.filter(|&c| ranked[c].score >= mine.score + margin) else {
             let why = Why::NoChallenger {
                 rank: incumbent + 1,
                 margin,
             };
-            choice.decide(&symbol, Action::Kept, why);
+            choice.decide(symbol, Action::Kept, why);
             break;
         };
         let lead = ranked[c].score - mine.score;
         if choice.pairs.len() >= ctx.churn.max_replacements {
             let why = Why::MaxReplacements {
                 rank: incumbent + 1,
-                challenger: ranked[c].candidate.symbol.clone(),
+                challenger: ranked[c].candidate.symbol,
                 lead,
                 margin,
                 max: ctx.churn.max_replacements,
             };
-            choice.decide(&symbol, Action::Kept, why);
+            choice.decide(symbol, Action::Kept, why);
             break;
         }
         replace(ranked, choice, incumbent, c, margin);
@@ -43,12 +43,12 @@ fn replaceable(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) -> Vec
     let min_hold = ctx.churn.min_hold.as_secs() as i64;
     let mut replaceable: Vec<usize> = Vec::new();
     for &i in &choice.members {
-        let symbol = &ranked[i].candidate.symbol;
-        let incumbent = ctx.incumbents.contains(symbol);
-        if !incumbent || ctx.lists.is_pinned(symbol) || ctx.held.contains(symbol) {
+        let symbol = ranked[i].candidate.symbol;
+        let incumbent = ctx.incumbents.contains(&symbol);
+        if !incumbent || ctx.lists.is_pinned(symbol.as_str()) || ctx.held.contains(&symbol) {
             continue;
         }
-        match ctx.joined_at.get(symbol) {
+        match ctx.joined_at.get(&symbol) {
             Some(&joined) if ctx.now - joined < min_hold => {
                 let reason = Why::Young {
                     rank: i + 1,
@@ -58,7 +58,7 @@ fn replaceable(ranked: &[Scored], ctx: &Context<'_>, choice: &mut Choice) -> Vec
                 choice
                     .decisions
                     .iter_mut()
-                    .filter(|d| &d.symbol == symbol)
+                    .filter(|d| d.symbol == symbol)
                     .for_each(|d| d.reason.clone_from(&reason));
             }
             _ => replaceable.push(i),
@@ -89,26 +89,26 @@ fn next_challenger(
 /// Challenger `c` replaces `incumbent`: the swap, both decisions and the pair.
 fn replace(ranked: &[Scored], choice: &mut Choice, incumbent: usize, c: usize, margin: f64) {
     let (mine, theirs) = (&ranked[incumbent], &ranked[c]);
-    let symbol = mine.candidate.symbol.clone();
+    let symbol = mine.candidate.symbol;
     let lead = theirs.score - mine.score;
     choice.members.retain(|&m| m != incumbent);
     choice.members.push(c);
     choice.replacements += 1;
     let replaced = Why::Replaced {
-        by: theirs.candidate.symbol.clone(),
+        by: theirs.candidate.symbol,
         lead,
         margin,
     };
-    choice.decide(&symbol, Action::Removed, replaced);
+    choice.decide(symbol, Action::Removed, replaced);
     let entry = Why::Replaces {
         rank: c + 1,
-        replaced: symbol.clone(),
+        replaced: symbol,
         lead,
         margin,
     };
-    choice.decide(&theirs.candidate.symbol, Action::Added, entry);
+    choice.decide(theirs.candidate.symbol, Action::Added, entry);
     choice.pairs.push(Pair {
-        entrant: theirs.candidate.symbol.clone(),
+        entrant: theirs.candidate.symbol,
         replaced: symbol,
         entrant_score: theirs.score,
         replaced_score: mine.score,

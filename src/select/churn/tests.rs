@@ -19,20 +19,20 @@ const CHURN: Churn = Churn {
 };
 
 struct Case {
-    incumbents: Vec<String>,
-    held: BTreeSet<String>,
-    joined: HashMap<String, i64>,
+    incumbents: Vec<Symbol>,
+    held: BTreeSet<Symbol>,
+    joined: HashMap<Symbol, i64>,
     lists: Lists,
     churn: Churn,
     excluded: Vec<Excluded>,
-    barred: BTreeSet<String>,
+    barred: BTreeSet<Symbol>,
     max_correlation: Option<f64>,
 }
 
 impl Case {
     fn new(incumbents: &[&str]) -> Self {
         Self {
-            incumbents: incumbents.iter().map(|s| (*s).to_owned()).collect(),
+            incumbents: incumbents.iter().map(|&s| s.into()).collect(),
             held: BTreeSet::new(),
             joined: HashMap::new(),
             lists: Lists::default(),
@@ -64,8 +64,8 @@ impl Case {
         let names = choice
             .members
             .iter()
-            .map(|&i| ranked[i].candidate.symbol.clone())
-            .chain(choice.carried.iter().cloned())
+            .map(|&i| ranked[i].candidate.symbol.to_string())
+            .chain(choice.carried.iter().map(ToString::to_string))
             .collect();
         (names, choice)
     }
@@ -211,7 +211,7 @@ fn young_incumbents_and_held_positions_are_not_replaceable() {
 fn a_held_position_leaves_only_when_positively_ineligible() {
     let r = ranked(&[("A", 90.0), ("B", 80.0)]);
     let mut case = Case::new(&["A", "X", "Y"]);
-    case.held.extend(["X".to_owned(), "Y".to_owned()]);
+    case.held.extend([Symbol::from("X"), Symbol::from("Y")]);
     case.excluded.push(Excluded {
         symbol: "X".into(),
         reason: Reason::Delisting,

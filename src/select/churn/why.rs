@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::select::Reason;
+use crate::select::{Reason, Symbol};
 
 /// An incumbent that was not scored: its exclusion, or that exchangeInfo no longer has it.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +72,7 @@ pub enum Why {
     /// A challenger clears the margin, but the refresh made its `max` replacements.
     MaxReplacements {
         rank: usize,
-        challenger: String,
+        challenger: Symbol,
         lead: f64,
         margin: f64,
         max: usize,
@@ -85,14 +85,14 @@ pub enum Why {
     },
     /// Replaced by `by`, which outscores it by `lead`.
     Replaced {
-        by: String,
+        by: Symbol,
         lead: f64,
         margin: f64,
     },
     /// The challenger that replaces `replaced`.
     Replaces {
         rank: usize,
-        replaced: String,
+        replaced: Symbol,
         lead: f64,
         margin: f64,
     },

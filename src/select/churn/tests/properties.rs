@@ -45,8 +45,12 @@ fn world() -> impl Strategy<Value = World> {
     })
 }
 
-fn name(i: usize) -> String {
-    format!("S{i:02}")
+fn name(i: usize) -> Symbol {
+    Symbol::from(format!("S{i:02}").as_str())
+}
+
+fn gone_name(g: impl std::fmt::Display) -> Symbol {
+    Symbol::from(format!("GONE{g}").as_str())
 }
 
 impl World {
@@ -61,7 +65,7 @@ impl World {
     }
 
     fn case(&self, enabled: bool) -> Case {
-        let mut incumbents: Vec<String> = Vec::new();
+        let mut incumbents: Vec<Symbol> = Vec::new();
         for &i in &self.incumbents {
             if !incumbents.contains(&name(i)) && incumbents.len() < self.top {
                 incumbents.push(name(i));
@@ -73,11 +77,11 @@ impl World {
         gone.sort_by_key(|(g, _)| *g);
         gone.dedup_by_key(|(g, _)| *g);
         for &(g, _) in &gone {
-            case.incumbents.push(format!("GONE{g}"));
+            case.incumbents.push(gone_name(g));
         }
         for &(g, delisted) in &gone {
             case.excluded.push(Excluded {
-                symbol: format!("GONE{g}"),
+                symbol: gone_name(g).to_string(),
                 reason: if delisted {
                     Reason::Delisting
                 } else {
@@ -85,7 +89,7 @@ impl World {
                 },
                 detail: String::new(),
             });
-            case.held.insert(format!("GONE{g}"));
+            case.held.insert(gone_name(g));
         }
         case.held.extend(self.held.iter().map(|&i| name(i)));
         case.churn = Churn {
@@ -152,7 +156,7 @@ proptest! {
         let choice = case.choose(&ranked, w.top);
         for held in case.held.iter().filter(|h| case.incumbents.contains(h)) {
             let left = choice.decision(held).is_some_and(|d| d.action == Action::Removed);
-            let ineligible = case.excluded.iter().any(|e| &e.symbol == held && e.reason.removes_a_position());
+            let ineligible = case.excluded.iter().any(|e| *held == e.symbol && e.reason.removes_a_position());
             prop_assert_eq!(left, ineligible, "{}", held);
         }
     }
@@ -166,7 +170,7 @@ proptest! {
             + choice.carried.len();
         prop_assert!(choice.size() <= w.top.max(held_in));
         prop_assert!(choice.size() >= w.top.min(ranked.len()));
-        let mut all: Vec<&String> = choice.members.iter().map(|&i| &ranked[i].candidate.symbol).chain(&choice.carried).collect();
+        let mut all: Vec<&Symbol> = choice.members.iter().map(|&i| &ranked[i].candidate.symbol).chain(&choice.carried).collect();
         all.sort();
         all.dedup();
         prop_assert_eq!(all.len(), choice.size(), "no symbol twice");
@@ -177,11 +181,11 @@ proptest! {
         let ranked = w.ranked();
         let mut case = w.case(enabled);
         let names = |c: &Choice| {
-            let mut u: Vec<String> = c.members.iter().map(|&i| ranked[i].candidate.symbol.clone()).chain(c.carried.iter().cloned()).collect();
+            let mut u: Vec<Symbol> = c.members.iter().map(|&i| ranked[i].candidate.symbol).chain(c.carried.iter().copied()).collect();
             u.sort();
             u
         };
-        let mut seen: Vec<Vec<String>> = Vec::new();
+        let mut seen: Vec<Vec<Symbol>> = Vec::new();
         for step in 0..40 {
             let choice = case.choose(&ranked, w.top);
             let universe = names(&choice);
@@ -198,7 +202,7 @@ proptest! {
             }
             // the next refresh at once: who joined now is young
             for symbol in universe.iter().filter(|s| !case.incumbents.contains(s)) {
-                case.joined.insert(symbol.clone(), 10_000);
+                case.joined.insert(*symbol, 10_000);
             }
             case.incumbents = universe.clone();
             seen.push(universe);
@@ -212,13 +216,13 @@ proptest! {
         let mut case = w.case(enabled);
         let first = case.choose(&ranked, w.top);
         prop_assume!(first.pairs.len() < w.max_replacements || !enabled);
-        let universe: Vec<String> = first.members.iter().map(|&i| ranked[i].candidate.symbol.clone()).chain(first.carried.iter().cloned()).collect();
+        let universe: Vec<Symbol> = first.members.iter().map(|&i| ranked[i].candidate.symbol).chain(first.carried.iter().copied()).collect();
         for symbol in universe.iter().filter(|s| !case.incumbents.contains(s)) {
-            case.joined.insert(symbol.clone(), 10_000);
+            case.joined.insert(*symbol, 10_000);
         }
         case.incumbents = universe.clone();
         let second = case.choose(&ranked, w.top);
-        let again: Vec<String> = second.members.iter().map(|&i| ranked[i].candidate.symbol.clone()).chain(second.carried.iter().cloned()).collect();
+        let again: Vec<Symbol> = second.members.iter().map(|&i| ranked[i].candidate.symbol).chain(second.carried.iter().copied()).collect();
         let (mut a, mut b) = (universe, again);
         a.sort();
         b.sort();
