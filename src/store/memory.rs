@@ -141,6 +141,13 @@ mod tests {
     }
 
     #[test]
+    fn a_name_another_program_wrote_that_is_no_symbol_is_skipped() {
+        let names = ["S01USDT", "../etc", "", "S02USDT"].map(String::from);
+        let kept: Vec<Symbol> = symbols(names, "the held set");
+        assert_eq!(kept, [Symbol::from("S01USDT"), Symbol::from("S02USDT")]);
+    }
+
+    #[test]
     fn joined_at_is_the_start_of_the_unbroken_run() {
         let newest_first = [
             record(400, &["A", "B"]),
