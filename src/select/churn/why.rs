@@ -142,42 +142,21 @@ impl fmt::Display for Why {
                 f,
                 "rank {rank}; no challenger outscores it by margin {margin}"
             ),
-            Why::MaxReplacements { .. }
-            | Why::Young { .. }
-            | Why::Replaced { .. }
-            | Why::Replaces { .. } => self.fmt_pairing(f),
-            Why::Evicted { why } => write!(f, "evicted: {why}"),
-            Why::Expansion { model, rank } => write!(f, "expansion: model {model} (rank {rank})"),
-        }
-    }
-}
-
-impl Why {
-    /// The words of the pair rule's reasons.
-    fn fmt_pairing(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
             Why::MaxReplacements {
                 rank,
-                challenger,
+                challenger: by,
                 lead,
                 margin,
                 max,
             } => write!(
                 f,
-                "rank {rank}; {challenger} outscores it by {lead:.2} ≥ margin {margin}, but max_replacements {max} was reached"
+                "rank {rank}; {by} outscores it by {lead:.2} ≥ margin {margin}, but max_replacements {max} was reached"
             ),
-            // said with fixed times, so that two runs a second apart agree
             Why::Young {
                 rank,
                 joined,
                 min_hold_s,
-            } => write!(
-                f,
-                "rank {rank}; joined {}, within min_hold {} (until {})",
-                crate::clock::epoch(*joined),
-                crate::clock::span(*min_hold_s),
-                crate::clock::epoch(joined + min_hold_s)
-            ),
+            } => young(f, *rank, *joined, *min_hold_s),
             Why::Replaced { by, lead, margin } => write!(
                 f,
                 "replaced by {by}, which outscores it by {lead:.2} ≥ margin {margin}"
@@ -191,9 +170,22 @@ impl Why {
                 f,
                 "rank {rank}; replaces {replaced} (outscores it by {lead:.2} ≥ margin {margin})"
             ),
-            _ => unreachable!("not a reason of the pair rule"),
+            Why::Evicted { why } => write!(f, "evicted: {why}"),
+            Why::Expansion { model, rank } => write!(f, "expansion: model {model} (rank {rank})"),
         }
     }
+}
+
+/// The words of [`Why::Young`]: said with fixed times, so that two runs a second apart
+/// agree.
+fn young(f: &mut fmt::Formatter<'_>, rank: usize, joined: i64, min_hold_s: i64) -> fmt::Result {
+    write!(
+        f,
+        "rank {rank}; joined {}, within min_hold {} (until {})",
+        crate::clock::epoch(joined),
+        crate::clock::span(min_hold_s),
+        crate::clock::epoch(joined + min_hold_s)
+    )
 }
 
 /// Stored as its words: the audit entry's `decisions` are read by people and scripts.
