@@ -91,21 +91,17 @@ pub struct Archive {
 impl Archive {
     pub fn read(dir: &Path) -> Result<Self, ArchiveError> {
         let at = |name: &str| dir.join(name);
-        let file = |name: &str| {
-            let path = at(name);
-            move |e: &dyn std::fmt::Display| ArchiveError::file(&path, e)
-        };
-        let meta: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(at("meta.json")).map_err(|e| file("meta.json")(&e))?,
-        )
-        .map_err(|e| file("meta.json")(&e))?;
+        let (meta_file, info_file) = (at("meta.json"), at("exchangeInfo.json"));
+        let in_meta = |e: &dyn std::fmt::Display| ArchiveError::file(&meta_file, e);
+        let in_info = |e: &dyn std::fmt::Display| ArchiveError::file(&info_file, e);
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&meta_file).map_err(|e| in_meta(&e))?)
+                .map_err(|e| in_meta(&e))?;
         let end = meta["server_time_ms"]
             .as_i64()
-            .ok_or_else(|| file("meta.json")(&"no server_time_ms"))?;
-        let info =
-            std::fs::read(at("exchangeInfo.json")).map_err(|e| file("exchangeInfo.json")(&e))?;
-        let exchange =
-            wire::parse_exchange_info(&info).map_err(|e| file("exchangeInfo.json")(&e))?;
+            .ok_or_else(|| in_meta(&"no server_time_ms"))?;
+        let info = std::fs::read(&info_file).map_err(|e| in_info(&e))?;
+        let exchange = wire::parse_exchange_info(&info).map_err(|e| in_info(&e))?;
         // the files are independent: read on every core, kept in name order
         let read: Vec<(String, PathBuf, Series)> = files(&at("klines"), "_15m.csv")?
             .into_par_iter()
