@@ -1,7 +1,8 @@
 //! `universe history fetch`: closed 15m candles of every USDT perpetual in exchangeInfo,
 //! from the klines endpoint (`startTime`, `limit` 1500, weight 10), into a history folder
 //! in the snapshot layout `universe backtest` reads (`exchangeInfo.json`, `meta.json`,
-//! `klines/{SYMBOL}_15m.csv`).
+//! `klines/{SYMBOL}_15m.csv`, with the exchange's `quote_volume` column, which a backtest
+//! then uses instead of deriving it).
 //!
 //! Resumable: each symbol's file is its own progress. A rerun reads where each file ends
 //! (a line torn by a stop is cut off) and asks only for what follows. Every request passes
@@ -144,9 +145,11 @@ fn fetch_symbol(
         .open(file)
         .map_err(|e| write(e.to_string()))?;
     if csv.metadata().map_err(|e| write(e.to_string()))?.len() == 0 {
-        csv.write_all(b"time,open,high,low,close,volume\n")
+        csv.write_all(b"time,open,high,low,close,volume,quote_volume\n")
             .map_err(|e| write(e.to_string()))?;
     }
+    // a file begun without the column (an earlier version) goes on without it
+    let with_quote = has_quote_column(file).map_err(write)?;
     let mut previous = last;
     while cursor + M15 <= to {
         let endpoint = Endpoint::Klines {
@@ -164,7 +167,7 @@ fn fetch_symbol(
             .filter(|r| r.0 >= cursor && r.0 + M15 <= to)
             .collect();
         let Some(last) = closed.last() else { break };
-        let (text, gaps) = page_text(symbol, &closed, &mut previous)?;
+        let (text, gaps) = page_text(symbol, &closed, &mut previous, with_quote)?;
         // one write per page: a stop leaves at most one torn line, cut off on resume
         csv.write_all(text.as_bytes())
             .map_err(|e| write(e.to_string()))?;
@@ -182,6 +185,7 @@ fn page_text(
     symbol: &str,
     rows: &[&Row],
     previous: &mut Option<i64>,
+    with_quote: bool,
 ) -> Result<(String, Vec<Gap>), FetchError> {
     let mut text = String::new();
     let mut gaps = Vec::new();
@@ -196,7 +200,7 @@ fn page_text(
             });
         }
         *previous = Some(row.0);
-        text.push_str(&row.csv());
+        text.push_str(&row.csv(with_quote));
     }
     Ok((text, gaps))
 }
@@ -227,26 +231,42 @@ fn check_row(symbol: &str, row: &Row, previous: Option<i64>) -> Result<(), Fetch
     Ok(())
 }
 
-/// A kline row as the exchange wrote it: open time, then open, high, low, close, volume.
+/// A kline row as the exchange wrote it: open time, then open, high, low, close, volume
+/// and quote volume.
 #[derive(Debug, Clone, PartialEq)]
-struct Row(i64, [String; 5]);
+struct Row(i64, [String; 6]);
 
 impl Row {
-    fn csv(&self) -> String {
+    /// The row as a history line, with the quote volume or without.
+    fn csv(&self, with_quote: bool) -> String {
         let time = humantime::format_rfc3339_seconds(
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64),
         )
         .to_string();
+        let fields = if with_quote {
+            &self.1[..]
+        } else {
+            &self.1[..5]
+        };
         format!(
             "{},{}\n",
             time.trim_end_matches('Z').replace('T', " "),
-            self.1.join(",")
+            fields.join(",")
         )
     }
 }
 
+/// Whether `file`'s header has the `quote_volume` column.
+fn has_quote_column(file: &Path) -> Result<bool, String> {
+    let mut header = String::new();
+    let mut reader = std::io::BufReader::new(std::fs::File::open(file).map_err(|e| e.to_string())?);
+    std::io::BufRead::read_line(&mut reader, &mut header).map_err(|e| e.to_string())?;
+    Ok(header.trim_end().ends_with(",quote_volume"))
+}
+
 /// Klines rows, strictly: each an array whose first six fields are the open time and
-/// five finite, non-negative numbers given as strings.
+/// five finite, non-negative numbers given as strings, and whose eighth is the quote
+/// volume, one more.
 fn rows(body: &[u8]) -> Result<Vec<Row>, String> {
     let rows: Vec<Vec<serde_json::Value>> =
         serde_json::from_slice(body).map_err(|e| e.to_string())?;
@@ -268,7 +288,14 @@ fn rows(body: &[u8]) -> Result<Vec<Row>, String> {
             };
             Ok(Row(
                 open,
-                [number(1)?, number(2)?, number(3)?, number(4)?, number(5)?],
+                [
+                    number(1)?,
+                    number(2)?,
+                    number(3)?,
+                    number(4)?,
+                    number(5)?,
+                    number(7)?,
+                ],
             ))
         })
         .collect()

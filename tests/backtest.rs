@@ -220,6 +220,20 @@ fn history_fetch_gets_every_closed_candle_once_and_resumes() {
             "{symbol}: header and every closed candle"
         );
     }
+    // the exchange's quote volume is kept: the fake's is 1000 × close
+    let mut lines = complete[0].lines();
+    assert_eq!(
+        lines.next(),
+        Some("time,open,high,low,close,volume,quote_volume")
+    );
+    let row: Vec<f64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert!((row[5] - 1000.0 * row[3]).abs() < 1e-6 * row[5], "{row:?}");
     let requests = exchange.count("/fapi/v1/klines");
     // a rerun asks for nothing it has
     fetch(&["--from", &from]).assert_code(0);
@@ -234,6 +248,15 @@ fn history_fetch_gets_every_closed_candle_once_and_resumes() {
     fetch(&["--from", &from]).assert_code(0);
     assert_eq!(read(&tradable[0]), complete[0]);
     assert!(exchange.count("/fapi/v1/klines") > requests);
+    // a file begun by an earlier version, without the column, goes on without it
+    let without: Vec<String> = complete[1]
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect();
+    let older = out.join(format!("klines/{}_15m.csv", tradable[1]));
+    std::fs::write(&older, without[..100].join("\n") + "\n").unwrap();
+    fetch(&["--from", &from]).assert_code(0);
+    assert_eq!(read(&tradable[1]), without.join("\n") + "\n");
     let run = universe(
         home.path(),
         &[

@@ -4,7 +4,8 @@
 //! the 96 15m candles closed by `t`, exactly as `replay_binance.py --at t` serves them.
 //!
 //! What a history cannot tell is derived or left out, and the report says so: the quote
-//! volume is Σ volume × (high + low + close)/3 (the files have no quote volume column);
+//! volume is the files' `quote_volume` column, or Σ volume × (high + low + close)/3 where
+//! a file has none;
 //! the book is the replay tool's (a spread of 50/√(24h quote volume in millions) bps
 //! around the last close), which is why a backtest skips the spread filter.
 
@@ -21,9 +22,25 @@ use rayon::prelude::*;
 pub struct Series {
     pub candles: Vec<Candle>,
     pub volumes: Vec<f64>,
+    /// The exchange's quote volume of each candle, when the file has the column; empty
+    /// otherwise (then it is derived: volume × (high + low + close)/3).
+    pub quote_volumes: Vec<f64>,
 }
 
 impl Series {
+    /// The quote volume of the candles `range`: the exchange's where the file has it,
+    /// else Σ volume × (high + low + close)/3.
+    pub fn quote_volume(&self, range: std::ops::Range<usize>) -> f64 {
+        if !self.quote_volumes.is_empty() {
+            return self.quote_volumes[range].iter().sum();
+        }
+        let mut qv = 0.0;
+        for (c, v) in self.candles[range.clone()].iter().zip(&self.volumes[range]) {
+            qv += v * (c.high + c.low + c.close) / 3.0;
+        }
+        qv
+    }
+
     /// The number of candles closed by `t` (open + 15m ≤ t).
     pub fn closed_by(&self, t: i64) -> usize {
         self.candles.partition_point(|c| c.open_time + M15 <= t)
@@ -172,10 +189,7 @@ impl Archive {
                 continue;
             }
             let from = end.saturating_sub(WINDOW);
-            let mut qv = 0.0;
-            for (c, v) in s.candles[from..end].iter().zip(&s.volumes[from..end]) {
-                qv += v * (c.high + c.low + c.close) / 3.0;
-            }
+            let qv = s.quote_volume(from..end);
             // decisions read the quote volume (liquidity, the volume filter) as served; the
             // book only gives the spread, which a backtest does not filter on
             let qv = as_served(qv);
@@ -229,8 +243,20 @@ impl Archive {
 
     /// What the history cannot tell, and how the backtest treats it.
     pub fn limits(&self) -> String {
+        let derived = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.quote_volumes.is_empty())
+            .count();
+        let quote = match derived {
+            0 => "24h quote volume from the files' quote_volume column".to_owned(),
+            n if n == self.series.len() => "24h quote volume from candles".to_owned(),
+            n => format!(
+                "24h quote volume from the files' quote_volume column (from candles for the {n} without one)"
+            ),
+        };
         format!(
-            "spread filter skipped (no order book in a history); 24h quote volume from candles; {}; no open positions, models or performance records",
+            "spread filter skipped (no order book in a history); {quote}; {}; no open positions, models or performance records",
             if self.funding.is_empty() {
                 "no funding rates (none in the history)"
             } else {
@@ -245,87 +271,5 @@ fn as_served(x: f64) -> f64 {
     format!("{x:.8}").parse().unwrap_or(x)
 }
 
-/// `(symbol, path)` of the files in `dir` ending with `suffix`.
-fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, ArchiveError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ArchiveError::file(dir, e))?;
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(symbol) = name.strip_suffix(suffix) {
-            found.push((symbol.to_owned(), entry.path()));
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-/// `time,open,high,low,close,volume` rows, oldest first, strictly increasing in time,
-/// each a candle by [`Candle::broken_rule`]'s rules. A file that breaks them is refused
-/// with its line and what is wrong: a backtest never computes on a NaN, an absurd price or
-/// a candle whose high is below its low.
-fn read_candles(path: &Path) -> Result<Series, ArchiveError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
-    // a year of 15m candles is 35,040 rows: sized once, not doubled into twice that
-    let rows = text.lines().count().saturating_sub(1);
-    let mut series = Series {
-        candles: Vec::with_capacity(rows),
-        volumes: Vec::with_capacity(rows),
-    };
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let at = |problem: &dyn std::fmt::Display| ArchiveError::at(path, n + 1, problem);
-        let bad = || at(&"expected time,open,high,low,close,volume");
-        let mut fields = line.split(',');
-        let open_time = crate::clock::parse_utc(fields.next().ok_or_else(bad)?).ok_or_else(bad)?;
-        let mut number = || -> Result<f64, ArchiveError> {
-            fields
-                .next()
-                .and_then(|f| f.trim().parse().ok())
-                .ok_or_else(bad)
-        };
-        let candle = Candle {
-            open_time,
-            open: number()?,
-            high: number()?,
-            low: number()?,
-            close: number()?,
-        };
-        let volume = number()?;
-        if let Some(why) = candle.broken_rule(volume) {
-            return Err(at(&why));
-        }
-        if series
-            .candles
-            .last()
-            .is_some_and(|c| c.open_time >= open_time)
-        {
-            return Err(at(
-                &"times must increase (a repeated or out-of-order candle)",
-            ));
-        }
-        series.candles.push(candle);
-        series.volumes.push(volume);
-    }
-    Ok(series)
-}
-
-/// `time,rate` rows.
-fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, ArchiveError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
-    text.lines()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, line)| {
-            let (time, rate) = line.split_once(',').unwrap_or((line, ""));
-            match (crate::clock::parse_utc(time), rate.trim().parse::<f64>()) {
-                (Some(t), Ok(r)) if r.is_finite() => Ok((t, r)),
-                _ => Err(ArchiveError::at(path, n + 1, &"expected time,rate")),
-            }
-        })
-        .collect()
-}
+mod files;
+use files::{files, read_candles, read_funding};

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt::Write as _;
+
 use proptest::prelude::*;
 
 use super::archive::{Archive, Series};
@@ -213,6 +215,22 @@ fn a_random_universe_stands_still_while_the_strategy_fails_closed() {
 
 #[test]
 fn a_bad_row_is_reported_with_its_file_and_line() {
+    let rows = "time,open,high,low,close,volume\n\
+                2023-07-01 00:00:00,1,2,0.5,1.5,10\n\
+                2023-07-01 00:15:00,1,0.9,0.5,1.5,10\n";
+    let dir = folder(&[("S00USDT_15m.csv", rows.into())]);
+    let file = dir.path().join("klines/S00USDT_15m.csv");
+    let err = Archive::read(dir.path()).unwrap_err();
+    assert_eq!((err.path.as_path(), err.line), (file.as_path(), Some(3)));
+    assert!(err.problem.contains("high 0.9"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with(&format!("S00USDT_15m.csv:3: {}", err.problem))
+    );
+}
+
+/// A folder of `files` (name → CSV text) with an empty exchangeInfo.
+fn folder(files: &[(&str, String)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("klines")).unwrap();
     std::fs::write(
@@ -225,16 +243,61 @@ fn a_bad_row_is_reported_with_its_file_and_line() {
         r#"{"symbols": [], "rateLimits": []}"#,
     )
     .unwrap();
-    let rows = "time,open,high,low,close,volume\n\
-                2023-07-01 00:00:00,1,2,0.5,1.5,10\n\
-                2023-07-01 00:15:00,1,0.9,0.5,1.5,10\n";
-    let file = dir.path().join("klines/S00USDT_15m.csv");
-    std::fs::write(&file, rows).unwrap();
-    let err = Archive::read(dir.path()).unwrap_err();
-    assert_eq!((err.path.as_path(), err.line), (file.as_path(), Some(3)));
-    assert!(err.problem.contains("high 0.9"), "{err}");
-    assert!(
-        err.to_string()
-            .ends_with(&format!("S00USDT_15m.csv:3: {}", err.problem))
+    for (name, text) in files {
+        std::fs::write(dir.path().join("klines").join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_exchanges_quote_volume_is_used_where_a_file_has_the_column() {
+    let rows = |quote: bool| -> String {
+        let mut text = String::from(if quote {
+            "time,open,high,low,close,volume,quote_volume\n"
+        } else {
+            "time,open,high,low,close,volume\n"
+        });
+        for i in 0..200i64 {
+            let time = crate::clock::epoch((START + i * M15) / 1000);
+            let time = time.trim_end_matches('Z').replace('T', " ");
+            let extra = if quote {
+                format!(",{}", 1000 + i)
+            } else {
+                String::new()
+            };
+            writeln!(text, "{time},1,2,0.5,1.5,10{extra}").unwrap();
+        }
+        text
+    };
+    let dir = folder(&[
+        ("A00USDT_15m.csv", rows(true)),
+        ("B00USDT_15m.csv", rows(false)),
+    ]);
+    let a = Archive::read(dir.path()).unwrap();
+    let t = START + 200 * M15;
+    let served = a.overview_at(t).quote_volumes;
+    // the last 96 rows' own quote volumes: 1104 + … + 1199
+    assert_eq!(
+        served["A00USDT"],
+        (104..200).map(|i| 1000.0 + f64::from(i)).sum::<f64>()
     );
+    // derived: 96 × 10 × (2 + 0.5 + 1.5)/3
+    assert!((served["B00USDT"] - 96.0 * 10.0 * 4.0 / 3.0).abs() < 1e-6);
+    assert!(
+        a.limits()
+            .contains("quote_volume column (from candles for the 1 without one)")
+    );
+}
+
+#[test]
+fn a_file_whose_header_names_other_columns_or_whose_quote_volume_is_absurd_is_refused() {
+    let dir = folder(&[("A00USDT_15m.csv", "time,close,open\n".into())]);
+    let err = Archive::read(dir.path()).unwrap_err();
+    assert_eq!(err.line, Some(1), "{err}");
+    let rows = "time,open,high,low,close,volume,quote_volume\n\
+                2023-07-01 00:00:00,1,2,0.5,1.5,10,-3\n";
+    let dir = folder(&[("A00USDT_15m.csv", rows.into())]);
+    let err = Archive::read(dir.path()).unwrap_err();
+    assert_eq!(err.line, Some(2), "{err}");
+    assert!(err.problem.contains("quote_volume -3.0"), "{err}");
 }
