@@ -2,17 +2,19 @@
 //! the reference portfolios, the benchmarks, and the metrics the summary reports.
 //!
 //! A portfolio holds signed weights from one step to the next (+ long, − short), equal
-//! across its symbols and adding up to 1 in absolute value; it pays `fee` per side on the
-//! change of exposure at each rebalance and the funding rates settled while it holds
-//! (a long pays a positive rate, a short receives it). A symbol enters at the close of
+//! across its symbols and adding up to 1 in absolute value, and pays the funding rates
+//! settled while it holds (a long pays a positive rate, a short receives it). Between
+//! rebalances the weights drift with the prices; a rebalance pays `fee` per side on what
+//! it really trades, from the drifted weights to the new targets, and the end of the
+//! backtest sells what is held, paying the fee once more. A symbol enters at the close of
 //! the candle that closed at `t` (a series that stopped is not bought) and is valued at
 //! the last close by the next step.
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::Step;
 use super::archive::{Archive, Series};
-use super::{Eligible, Step};
 
 /// A maintenance margin rate for the liquidation proxy (Binance's lowest tier is 0.4–1%).
 pub const MAINTENANCE_MARGIN: f64 = 0.005;
@@ -61,7 +63,7 @@ impl Curve {
                 0.0
             },
             max_drawdown,
-            hit_rate: self.returns.iter().filter(|r| **r > 0.0).count() as f64 / n,
+            positive_steps: self.returns.iter().filter(|r| **r > 0.0).count() as f64 / n,
         }
     }
 
@@ -86,7 +88,7 @@ pub struct Metrics {
     pub sharpe: f64,
     pub max_drawdown: f64,
     /// Share of steps with a positive return.
-    pub hit_rate: f64,
+    pub positive_steps: f64,
 }
 
 /// How a portfolio trades.
@@ -159,13 +161,16 @@ impl Moves {
 }
 
 /// The step returns of holding `held[k]` from step k to step k + 1; a symbol without a
-/// price at step k is not bought.
+/// price at step k is not bought. Each rebalance pays the fee on the turnover from the
+/// weights as they drifted to the new ones; the last return also pays for selling what
+/// is held at the end.
 pub fn returns<H>(moves: &Moves, held: impl IntoIterator<Item = H>, costs: Costs) -> Vec<f64>
 where
     H: std::borrow::Borrow<Holdings>,
 {
     let steps = moves.steps();
-    let mut previous: Holdings = Vec::new();
+    // the weights held, as they drifted with the prices, as shares of the value now
+    let mut drifted: Holdings = Vec::new();
     let mut out = Vec::with_capacity(steps);
     for (k, holdings) in held.into_iter().enumerate().take(steps) {
         let holdings: &Holdings = holdings.borrow();
@@ -174,7 +179,7 @@ where
             .filter_map(|&(s, w)| Some((s, w, moves.forward(s, k)?)))
             .collect();
         let now: Holdings = tradable.iter().map(|&(s, w, _)| (s, w)).collect();
-        let mut r = -costs.fee * turnover(&previous, &now);
+        let mut r = -costs.fee * turnover(&drifted, &now);
         for &(symbol, w, forward) in &tradable {
             r += w * forward;
             if costs.funding {
@@ -182,7 +187,14 @@ where
             }
         }
         out.push(r);
-        previous = now;
+        drifted = tradable
+            .iter()
+            .map(|&(s, w, forward)| (s, w * (1.0 + forward) / (1.0 + r)))
+            .collect();
+    }
+    if let Some(last) = out.last_mut() {
+        let exit: f64 = drifted.iter().map(|(_, w)| w.abs()).sum();
+        *last = (1.0 + *last) * (1.0 - costs.fee * exit) - 1.0;
     }
     out
 }
@@ -256,48 +268,67 @@ pub fn eligible_holdings(steps: &[Step]) -> impl Iterator<Item = Holdings> + '_ 
         .map(|s| equal(s.eligible.iter().map(|e| (e.index(), 1))))
 }
 
-/// Buy and hold the `n` eligible symbols with the largest 24h quote volume at the first
-/// step, equal weight, long, never rebalanced: the value at each step.
-pub fn buy_and_hold(archive: &Archive, steps: &[Step], n: usize, fee: f64) -> Curve {
-    let t0 = steps.first().map_or(0, |s| s.time);
-    // the 24h quote volume each eligible symbol was scored with, as served at t0
+/// Buy and hold: the `n` symbols with the largest 24h quote volume at the first step,
+/// among every symbol with a price then (eligible or not), bought in equal value, long,
+/// never rebalanced, paying their funding and the fee on the way in and out. The value
+/// at each step, and the symbols held.
+pub fn buy_and_hold(
+    archive: &Archive,
+    moves: &Moves,
+    times: &[i64],
+    n: usize,
+    fee: f64,
+) -> (Curve, Vec<String>) {
+    let t0 = times.first().copied().unwrap_or(0);
     let served = archive.overview_at(t0).quote_volumes;
-    let volume = |e: &Eligible| served.get(&archive.series[e.index()].0).copied();
-    let mut by_volume: Vec<(&Eligible, f64)> = steps
-        .first()
-        .map(|s| {
-            s.eligible
-                .iter()
-                .map(|e| (e, volume(e).unwrap_or(0.0)))
-                .collect()
-        })
-        .unwrap_or_default();
-    by_volume.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let entries: Vec<(&Series, f64)> = by_volume
+    let mut listed: Vec<(usize, f64, f64)> = archive
+        .series
         .iter()
-        .take(n)
-        .filter_map(|(e, _)| {
-            let series = &archive.series[e.index()].1;
-            Some((series, series.price_at(t0)?))
-        })
+        .enumerate()
+        .filter_map(|(i, (name, s))| Some((i, s.price_at(t0)?, *served.get(name)?)))
         .collect();
-    let values: Vec<f64> = steps
-        .iter()
-        .map(|step| {
-            let sum: f64 = entries
+    listed.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    listed.truncate(n);
+    let share = (1.0 - fee) / listed.len().max(1) as f64;
+    let worth = |k: usize| -> Vec<f64> {
+        listed
+            .iter()
+            .map(|&(i, entry, _)| {
+                let price = archive.series[i].1.last_price(times[k]).unwrap_or(entry);
+                share * price / entry
+            })
+            .collect()
+    };
+    let mut paid = 0.0;
+    let mut values = Vec::with_capacity(times.len());
+    for k in 0..times.len() {
+        let held = worth(k);
+        values.push(held.iter().sum::<f64>() - paid);
+        if k + 1 < times.len() {
+            paid += listed
                 .iter()
-                .map(|(s, entry)| s.last_price(step.time).unwrap_or(*entry) / entry)
-                .sum();
-            (1.0 - fee) * sum / entries.len().max(1) as f64
-        })
-        .collect();
+                .zip(&held)
+                .map(|(&(i, _, _), value)| value * moves.funding(i, k))
+                .sum::<f64>();
+        }
+    }
+    if let Some(last) = values.last_mut() {
+        *last *= 1.0 - fee;
+    }
     let returns = values.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
     let mut curve = Curve::from_returns("buy and hold, top by volume", returns);
     curve.values = values;
-    curve
+    let names = listed
+        .iter()
+        .map(|&(i, _, _)| archive.series[i].0.clone())
+        .collect();
+    (curve, names)
 }
 
 /// The curve of step returns `returns`.
 pub fn curve(name: &str, returns: Vec<f64>) -> Curve {
     Curve::from_returns(name, returns)
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,14 +80,19 @@ fn header(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> String
             100.0 * x.total_return,
             x.sharpe,
             100.0 * x.max_drawdown,
-            100.0 * x.hit_rate
+            100.0 * x.positive_steps
         );
     }
     let x = &s.selection;
     let _ = write!(
         out,
-        "</table><p>The follow portfolio beats {:.0}% of the random universes. {:.2} replacements per refresh, mean stay {:.1} h, hit rate {:.1}%. \
+        "</table><p class=\"note\">{}</p><p>The follow portfolio beats {:.0}% of the random universes. {:.2} replacements per refresh, mean stay {:.1} h, hit rate {:.1}%. \
 Proxy liquidations: {} of {} symbol-steps at the published leverage, {} at a flat {}x.</p>",
+        super::summary::notes(s, m)
+            .iter()
+            .map(|n| escape(n))
+            .collect::<Vec<_>>()
+            .join("<br>"),
         100.0 * s.random_percentile,
         x.replacements_per_refresh,
         x.mean_stay_hours,

@@ -23,6 +23,12 @@ pub struct Measure {
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub curves: Vec<Curve>,
+    /// The symbols buy and hold held: the largest by 24h quote volume at the start.
+    pub buy_and_hold: Vec<String>,
+    /// Funding settlements (every 8 h) of a symbol trading then that the history has no
+    /// rate for, charged as zero: the symbol and the time (ms). Empty when the history
+    /// has no funding at all (the limits say so).
+    pub missing_funding: Vec<(String, i64)>,
     pub metrics: Vec<(String, Metrics)>,
     pub band: Band,
     pub selection: Selection,
@@ -66,6 +72,7 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
     let run = |name: &str, held: &mut dyn Iterator<Item = outcome::Holdings>| {
         outcome::curve(name, outcome::returns(&moves, held, with_funding))
     };
+    let (bought, buy_and_hold) = outcome::buy_and_hold(archive, &moves, &times, m.top, m.fee);
     let curves = vec![
         run(
             "universe, follow",
@@ -75,7 +82,7 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
             "universe, long only",
             &mut outcome::universe_holdings(steps, false),
         ),
-        outcome::buy_and_hold(archive, steps, m.top, m.fee),
+        bought,
         run(
             "every eligible, long",
             &mut outcome::eligible_holdings(steps),
@@ -90,12 +97,69 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
     let follow = curves[0].values.last().copied().unwrap_or(1.0) - 1.0;
     let below = band.totals.iter().filter(|t| **t < follow).count();
     Summary {
+        buy_and_hold,
+        missing_funding: missing_funding(archive, &times),
         random_percentile: below as f64 / band.totals.len().max(1) as f64,
         selection: selection(archive, steps, m),
         curves,
         metrics,
         band,
     }
+}
+
+/// What the table and the report say besides the figures: which symbols buy and hold
+/// held, and the funding settlements the history has no rate for.
+pub fn notes(s: &Summary, m: &Measure) -> Vec<String> {
+    let mut notes = vec![format!(
+        "buy and hold: the {} largest by 24h quote volume at the start: {}",
+        m.top,
+        s.buy_and_hold.join(", ")
+    )];
+    if !s.missing_funding.is_empty() {
+        let named: Vec<String> = s
+            .missing_funding
+            .iter()
+            .take(5)
+            .map(|(symbol, at)| format!("{symbol} {}", crate::clock::epoch(at / 1000)))
+            .collect();
+        let more = s.missing_funding.len().saturating_sub(named.len());
+        notes.push(format!(
+            "funding: {} settlements of symbols trading then have no rate in the history and were charged as zero ({}{})",
+            s.missing_funding.len(),
+            named.join(", "),
+            if more > 0 { format!(", and {more} more; all in --json") } else { String::new() }
+        ));
+    }
+    notes
+}
+
+/// Funding settles every 8 hours, on the hour of 00:00, 08:00 and 16:00 UTC.
+const SETTLEMENT_MS: i64 = 8 * 3_600_000;
+
+/// The settlements from the first step (excluded) to the last of each symbol that traded
+/// then (a candle closed at that moment) with no rate in the history within a minute of it.
+fn missing_funding(archive: &Archive, times: &[i64]) -> Vec<(String, i64)> {
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return Vec::new();
+    };
+    if archive.funding.is_empty() {
+        return Vec::new();
+    }
+    let mut missing = Vec::new();
+    for (symbol, series) in &archive.series {
+        let rates = archive.funding.get(symbol).map_or(&[][..], Vec::as_slice);
+        let mut at = (first.div_euclid(SETTLEMENT_MS) + 1) * SETTLEMENT_MS;
+        while at <= last {
+            let recorded = rates
+                .get(rates.partition_point(|(t, _)| *t < at))
+                .is_some_and(|(t, _)| *t < at + 60_000);
+            if !recorded && series.price_at(at).is_some() {
+                missing.push((symbol.clone(), at));
+            }
+            at += SETTLEMENT_MS;
+        }
+    }
+    missing
 }
 
 fn selection(archive: &Archive, steps: &[Step], m: &Measure) -> Selection {

@@ -301,3 +301,56 @@ fn a_file_whose_header_names_other_columns_or_whose_quote_volume_is_absurd_is_re
     assert_eq!(err.line, Some(2), "{err}");
     assert!(err.problem.contains("quote_volume -3.0"), "{err}");
 }
+
+#[test]
+fn buy_and_hold_holds_the_largest_listed_symbols_and_pays_in_and_out() {
+    let a = archive(5, 4, 700);
+    let times = grid(START + 500 * M15, START + 600 * M15, 4 * M15);
+    let moves = outcome::Moves::new(&a, &times);
+    let (curve, held) = outcome::buy_and_hold(&a, &moves, &times, 2, 0.001);
+    // the two largest by the quote volume served at the first step, eligible or not
+    let served = a.overview_at(times[0]).quote_volumes;
+    let mut by_volume: Vec<(&String, f64)> = served.iter().map(|(s, v)| (s, *v)).collect();
+    by_volume.sort_by(|x, y| y.1.total_cmp(&x.1));
+    assert_eq!(held, [by_volume[0].0.clone(), by_volume[1].0.clone()]);
+    // no funding in this history: half each in, the price ratio, the fee out
+    let ratio = |s: &str| {
+        let series = a.series_of(s).unwrap();
+        series.last_price(times[25]).unwrap() / series.price_at(times[0]).unwrap()
+    };
+    let last = (1.0 - 0.001) * (ratio(&held[0]) + ratio(&held[1])) / 2.0 * (1.0 - 0.001);
+    assert!((curve.values[25] - last).abs() < 1e-12);
+}
+
+#[test]
+fn a_settlement_the_history_has_no_rate_for_is_named() {
+    let mut a = archive(5, 2, 700);
+    // S00USDT settles at 08:00 and 16:00 of day 5; S01USDT has no file at all
+    a.funding.insert(
+        "S00USDT".into(),
+        vec![
+            (START + 4 * DAY + 8 * 3_600_000, 0.0001),
+            (START + 4 * DAY + 16 * 3_600_000, 0.0001),
+        ],
+    );
+    let times = grid(START + 4 * DAY, START + 5 * DAY, 4 * M15);
+    let steps = decisions(&a, &settings(2), &times);
+    let m = summary::Measure {
+        fee: 0.0,
+        top: 2,
+        draws: 1,
+        flat_leverage: 10,
+        step_ms: 4 * M15,
+    };
+    let s = summary::summarise(&a, &steps, &m);
+    let at = |h: i64| START + 4 * DAY + h * 3_600_000;
+    assert_eq!(
+        s.missing_funding,
+        [
+            ("S00USDT".to_owned(), at(24)),
+            ("S01USDT".to_owned(), at(8)),
+            ("S01USDT".to_owned(), at(16)),
+            ("S01USDT".to_owned(), at(24)),
+        ]
+    );
+}

@@ -114,7 +114,7 @@ fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> a
     writeln!(
         out,
         "{:<30} {:>9} {:>7} {:>8} {:>6}",
-        "portfolio", "total", "sharpe", "max dd", "hit"
+        "portfolio", "total", "sharpe", "max dd", "pos"
     )?;
     for (name, x) in &s.metrics {
         writeln!(
@@ -123,8 +123,11 @@ fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> a
             100.0 * x.total_return,
             x.sharpe,
             100.0 * x.max_drawdown,
-            100.0 * x.hit_rate
+            100.0 * x.positive_steps
         )?;
+    }
+    for note in crate::backtest::summary::notes(s, m) {
+        writeln!(out, "{note}")?;
     }
     print_selection(&mut out, s, m)
 }
@@ -191,6 +194,9 @@ fn as_json(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> serde
         "limits": archive.limits(),
         "metrics": s.metrics.iter().map(|(n, x)| json!({"portfolio": n, "metrics": x})).collect::<Vec<_>>(),
         "selection": s.selection,
+        "buy_and_hold": {"constituents": s.buy_and_hold, "chosen_by": "24h quote volume at the first step, among every symbol with a price then"},
+        "missing_funding": {"count": s.missing_funding.len(),
+                            "settlements": s.missing_funding.iter().map(|(symbol, at)| json!({"symbol": symbol, "time": at})).collect::<Vec<_>>()},
         "random": {"draws": s.band.draws, "percentile_of_follow": s.random_percentile,
                    "final_mean": s.band.mean.last(), "final_p05": s.band.p05.last(), "final_p95": s.band.p95.last()},
         "steps": rows,
