@@ -11,9 +11,9 @@ year, volatility regimes; about 1.2 GB of CSV, never committed), then runs
 `universe backtest --step 30m --json` on it --runs times and prints the minimum, median and
 maximum of the wall time, CPU time and peak resident memory, with the machine. With
 --baseline (another build of universe) it also runs that build once on the same folder and
-compares every step of the two `--json` outputs: time, universe in order, hash, leverage,
-direction, replacements, regime, failure, and each portfolio's value; it prints how many
-steps agree and the first that does not. Uses only the Python standard library.
+compares every step of the two `--json` outputs: the decision (time, universe in order,
+hash, leverage, direction, replacements, regime, failure), then each portfolio's value; it
+prints how many steps agree and the first that does not. Uses only the Python standard library.
 """
 import argparse, json, os, platform, statistics, subprocess, sys, time
 
@@ -56,19 +56,24 @@ def report(name, runs):
     print(f"  peak  {spread(runs, 'rss_mib', 'MiB', 0)}")
 
 
-STEP_FIELDS = ["time", "universe", "universe_hash", "leverage", "direction", "replacements", "regime",
-               "failed", "values"]
+DECISION_FIELDS = ["time", "universe", "universe_hash", "leverage", "direction", "replacements", "regime",
+                   "failed"]
 
 
 def compare(ours, theirs):
+    """Every step's decision, then every portfolio's value, of two builds' --json."""
     a, b = json.load(open(ours))["steps"], json.load(open(theirs))["steps"]
     if len(a) != len(b):
         return f"{len(a)} steps against {len(b)}"
     for k, (x, y) in enumerate(zip(a, b)):
-        for field in STEP_FIELDS:
+        for field in DECISION_FIELDS:
             if x.get(field) != y.get(field):
                 return f"step {k} (time {x.get('time')}) differs in {field}: {x.get(field)} against {y.get(field)}"
-    return f"every one of {len(a)} steps identical ({', '.join(STEP_FIELDS)})"
+    said = f"every one of {len(a)} decisions identical ({', '.join(DECISION_FIELDS)})"
+    differ = next((k for k, (x, y) in enumerate(zip(a, b)) if x.get("values") != y.get("values")), None)
+    if differ is None:
+        return said + ", and every portfolio's value"
+    return said + f"; portfolio values differ from step {differ} on (a change of the accounting)"
 
 
 def main():
