@@ -16,6 +16,9 @@ use serde::Serialize;
 use super::Step;
 use super::archive::{Archive, Series};
 
+/// The shortest backtest whose Sharpe ratio is annualised and shown, in days.
+pub const MIN_SHARPE_DAYS: f64 = 7.0;
+
 /// A maintenance margin rate for the liquidation proxy (Binance's lowest tier is 0.4–1%).
 pub const MAINTENANCE_MARGIN: f64 = 0.005;
 
@@ -57,11 +60,14 @@ impl Curve {
         }
         Metrics {
             total_return: self.values.last().copied().unwrap_or(1.0) - 1.0,
-            sharpe: if var > 0.0 {
-                mean / var.sqrt() * steps_per_year.sqrt()
-            } else {
-                0.0
-            },
+            // annualising a few hours or days of steps says nothing about a year
+            sharpe: (n / steps_per_year * 365.0 >= MIN_SHARPE_DAYS).then(|| {
+                if var > 0.0 {
+                    mean / var.sqrt() * steps_per_year.sqrt()
+                } else {
+                    0.0
+                }
+            }),
             max_drawdown,
             positive_steps: self.returns.iter().filter(|r| **r > 0.0).count() as f64 / n,
         }
@@ -84,8 +90,9 @@ impl Curve {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Metrics {
     pub total_return: f64,
-    /// Mean over standard deviation of step returns, times √(steps per year).
-    pub sharpe: f64,
+    /// Mean over standard deviation of step returns, times √(steps per year); `None`
+    /// (`null`) for a backtest shorter than [`MIN_SHARPE_DAYS`].
+    pub sharpe: Option<f64>,
     pub max_drawdown: f64,
     /// Share of steps with a positive return.
     pub positive_steps: f64,

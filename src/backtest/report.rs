@@ -32,7 +32,11 @@ svg text{font:11px system-ui,sans-serif;fill:#444}.legend span{margin-right:16px
         "<h1>universe backtest</h1>{}",
         header(archive, steps, s, m)
     );
-    html.push_str("<h2>Equity: the universe against the benchmarks and 100 random universes</h2>");
+    let _ = write!(
+        html,
+        "<h2>Equity (return since the start): the universe against the benchmarks and {} random universes</h2>",
+        s.band.draws
+    );
     html.push_str(&equity_chart(s, &times));
     html.push_str("<h2>Drawdown of the follow portfolio</h2>");
     let drawdown: Vec<f64> = s.curves[0].drawdowns().iter().map(|d| -d).collect();
@@ -40,17 +44,17 @@ svg text{font:11px system-ui,sans-serif;fill:#444}.legend span{margin-right:16px
         &[("drawdown", COLORS[0], &drawdown)],
         None,
         &times,
-        true,
+        Unit::Percent,
     ));
     html.push_str("<h2>Membership: symbols × time (blue long, orange short)</h2>");
-    html.push_str(&membership_chart(steps));
+    html.push_str(&membership_chart(steps, &times));
     html.push_str("<h2>Turnover: symbols entering the universe per step (24-step mean)</h2>");
     let entries = rolling_entries(steps, 24);
     html.push_str(&line_chart(
         &[("entries", COLORS[3], &entries)],
         None,
         &times,
-        false,
+        Unit::Count,
     ));
     html.push_str("</body></html>\n");
     html
@@ -75,10 +79,11 @@ fn header(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> String
     for (name, x) in &s.metrics {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{:+.2}%</td><td>{:.2}</td><td>{:.2}%</td><td>{:.1}%</td></tr>",
+            "<tr><td>{}</td><td>{:+.2}%</td><td>{}</td><td>{:.2}%</td><td>{:.1}%</td></tr>",
             escape(name),
             100.0 * x.total_return,
-            x.sharpe,
+            x.sharpe
+                .map_or_else(|| "—".to_owned(), |s| format!("{s:.2}")),
             100.0 * x.max_drawdown,
             100.0 * x.positive_steps
         );
@@ -113,16 +118,77 @@ fn equity_chart(s: &Summary, times: &[i64]) -> String {
         .map(|(c, color)| (c.name.as_str(), color, c.values.as_slice()))
         .chain([("random mean", "#888", s.band.mean.as_slice())])
         .collect();
-    line_chart(&series, Some((&s.band.p05, &s.band.p95)), times, false)
+    line_chart(
+        &series,
+        Some((&s.band.p05, &s.band.p95)),
+        times,
+        Unit::Return,
+    )
 }
 
-/// Lines over `times`, with an optional shaded band and a legend; `percent` labels the
-/// axis in percent.
+/// What a chart's values are, and how its axis labels them.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// A portfolio's value, 1 at the start: labelled as the return since then, in %.
+    Return,
+    /// A fraction: labelled in %.
+    Percent,
+    /// A plain number.
+    Count,
+}
+
+impl Unit {
+    /// A value as the axis shows it, and back.
+    fn shown(self, v: f64) -> f64 {
+        match self {
+            Unit::Return => 100.0 * (v - 1.0),
+            Unit::Percent => 100.0 * v,
+            Unit::Count => v,
+        }
+    }
+
+    fn value(self, shown: f64) -> f64 {
+        match self {
+            Unit::Return => 1.0 + shown / 100.0,
+            Unit::Percent => shown / 100.0,
+            Unit::Count => shown,
+        }
+    }
+
+    fn label(self, shown: f64, decimals: usize) -> String {
+        match self {
+            Unit::Return if shown.abs() < 1e-9 => "0%".to_owned(),
+            Unit::Return => format!("{shown:+.decimals$}%"),
+            Unit::Percent => format!("{shown:.decimals$}%"),
+            Unit::Count => format!("{shown:.decimals$}"),
+        }
+    }
+}
+
+/// Round ticks over `[lo, hi]`: the finest step of 1, 2 or 5 × 10ⁿ that gives at most
+/// seven, and the decimals its labels need.
+fn ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
+    let magnitude = 10f64.powf(((hi - lo) / 7.0).log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| (hi - lo) / s <= 7.0)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).ceil();
+    // at most seven steps fit, so eight ticks at most
+    let ticks = (0..8)
+        .map(|i| (first + f64::from(i)) * step)
+        .take_while(|v| *v <= hi + step * 1e-9)
+        .collect();
+    (ticks, (-step.log10().floor()).max(0.0) as usize)
+}
+
+/// Lines over `times`, with an optional shaded band and a legend; the axis in `unit`.
 fn line_chart(
     series: &[(&str, &str, &[f64])],
     band: Option<(&[f64], &[f64])>,
     times: &[i64],
-    percent: bool,
+    unit: Unit,
 ) -> String {
     let all = series.iter().flat_map(|(_, _, v)| v.iter());
     let all = all.chain(band.into_iter().flat_map(|(a, b)| a.iter().chain(b.iter())));
@@ -140,7 +206,7 @@ fn line_chart(
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\">"
     );
-    svg.push_str(&axes(times, lo, hi, percent, &y));
+    svg.push_str(&axes(times, (lo, hi), unit, &y));
     if let Some((low, high)) = band {
         let upper = high
             .iter()
@@ -192,30 +258,32 @@ fn legend(series: &[(&str, &str, &[f64])], band: bool) -> String {
     out + "</div>"
 }
 
-/// The frame, five value labels and a date label at each day boundary (or fewer).
-fn axes(times: &[i64], lo: f64, hi: f64, percent: bool, y: &dyn Fn(f64) -> f64) -> String {
+/// The frame, round value labels in `unit`, and dates along the bottom.
+fn axes(times: &[i64], (lo, hi): (f64, f64), unit: Unit, y: &dyn Fn(f64) -> f64) -> String {
     let mut svg = format!(
         "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#ccc\"/>",
         WIDTH - LEFT - RIGHT,
         HEIGHT - TOP - BOTTOM
     );
-    for i in 0..=4 {
-        let v = lo + (hi - lo) * f64::from(i) / 4.0;
-        let label = if percent {
-            format!("{:.1}%", 100.0 * v)
-        } else {
-            format!("{v:.3}")
-        };
+    let (shown, decimals) = ticks(unit.shown(lo), unit.shown(hi));
+    for tick in shown {
+        let v = y(unit.value(tick));
         let _ = write!(
             svg,
-            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text><line x1=\"{LEFT}\" x2=\"{:.0}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/>",
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><line x1=\"{LEFT}\" x2=\"{:.0}\" y1=\"{v:.1}\" y2=\"{v:.1}\" stroke=\"#eee\"/>",
             LEFT - 6.0,
-            y(v) + 4.0,
+            v + 4.0,
+            unit.label(tick, decimals),
             WIDTH - RIGHT,
-            y(v),
-            y(v)
         );
     }
+    svg + &dates(times, LEFT, HEIGHT)
+}
+
+/// A date label every eighth of `times` (or each step when fewer), from `left` across,
+/// at the bottom of a chart `height` high.
+fn dates(times: &[i64], left: f64, height: f64) -> String {
+    let mut svg = String::new();
     let n = times.len().max(2);
     let every = (times.len() / 8).max(1);
     for (k, t) in times
@@ -224,12 +292,12 @@ fn axes(times: &[i64], lo: f64, hi: f64, percent: bool, y: &dyn Fn(f64) -> f64) 
         .step_by(every)
         .filter(|(k, _)| n - k > every / 2)
     {
-        let xk = LEFT + (WIDTH - LEFT - RIGHT) * k as f64 / (n - 1) as f64;
+        let xk = left + (WIDTH - left - RIGHT) * k as f64 / (n - 1) as f64;
         let day = crate::clock::epoch(t / 1000);
         let _ = write!(
             svg,
             "<text x=\"{xk:.0}\" y=\"{:.0}\" text-anchor=\"middle\">{}</text>",
-            HEIGHT - 8.0,
+            height - 8.0,
             &day[..10.min(day.len())]
         );
     }
@@ -237,7 +305,7 @@ fn axes(times: &[i64], lo: f64, hi: f64, percent: bool, y: &dyn Fn(f64) -> f64) 
 }
 
 /// One row per symbol that was ever in the universe, a mark for each step it was in.
-fn membership_chart(steps: &[Step]) -> String {
+fn membership_chart(steps: &[Step], times: &[i64]) -> String {
     let mut symbols: Vec<&String> = steps.iter().flat_map(|s| s.universe.iter()).collect();
     symbols.sort();
     symbols.dedup();
@@ -274,6 +342,7 @@ fn membership_chart(steps: &[Step]) -> String {
             }
         }
     }
+    svg.push_str(&dates(times, left, height));
     svg.push_str("</svg>");
     svg
 }
@@ -304,4 +373,27 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_ticks_are_round() {
+        let close = |got: &[f64], want: &[f64]| {
+            got.len() == want.len() && got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9)
+        };
+        let (t, decimals) = ticks(-22.4, 11.9);
+        assert!(
+            close(&t, &[-20.0, -15.0, -10.0, -5.0, 0.0, 5.0, 10.0]),
+            "{t:?}"
+        );
+        assert_eq!(decimals, 0);
+        // the labels the old axis printed unrounded (0.711, 0.820)
+        let (t, decimals) = ticks(0.711, 0.82);
+        assert!(close(&t, &[0.72, 0.74, 0.76, 0.78, 0.80, 0.82]), "{t:?}");
+        assert_eq!(decimals, 2);
+        assert_eq!(Unit::Return.label(Unit::Return.shown(1.1), 0), "+10%");
+    }
 }

@@ -115,6 +115,12 @@ pub fn notes(s: &Summary, m: &Measure) -> Vec<String> {
         m.top,
         s.buy_and_hold.join(", ")
     )];
+    if s.metrics.iter().any(|(_, x)| x.sharpe.is_none()) {
+        notes.push(format!(
+            "Sharpe: not shown for a backtest under {} days, as annualising a few hours or days of steps says nothing about a year",
+            super::outcome::MIN_SHARPE_DAYS
+        ));
+    }
     if !s.missing_funding.is_empty() {
         let named: Vec<String> = s
             .missing_funding

@@ -119,9 +119,10 @@ fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> a
     for (name, x) in &s.metrics {
         writeln!(
             out,
-            "{name:<30} {:>+8.2}% {:>7.2} {:>7.2}% {:>5.1}%",
+            "{name:<30} {:>+8.2}% {:>7} {:>7.2}% {:>5.1}%",
             100.0 * x.total_return,
-            x.sharpe,
+            x.sharpe
+                .map_or_else(|| "—".to_owned(), |s| format!("{s:.2}")),
             100.0 * x.max_drawdown,
             100.0 * x.positive_steps
         )?;
