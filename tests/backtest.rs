@@ -132,6 +132,39 @@ fn every_step_is_decided_and_reported() {
     );
     assert!(!steps.iter().filter(|s| time(s) > stop).any(|s| holds(&s)));
     assert_eq!(out["random"]["draws"], 20);
+    assert_eq!(out["random"]["totals"].as_array().unwrap().len(), 20);
+    // the figures can be checked from the JSON: each rebalanced portfolio's accounts
+    // compound to its total return
+    for metric in out["metrics"].as_array().unwrap() {
+        let name = metric["portfolio"].as_str().unwrap();
+        if name.starts_with("buy and hold") {
+            continue;
+        }
+        let compounded = steps
+            .iter()
+            .filter_map(|s| s["accounts"][name]["return"].as_f64())
+            .fold(1.0, |v, r| v * (1.0 + r));
+        let total = metric["metrics"]["total_return"].as_f64().unwrap();
+        assert!(
+            (compounded - 1.0 - total).abs() < 1e-12,
+            "{name}: {compounded} {total}"
+        );
+    }
+    assert_eq!(
+        out["buy_and_hold"]["constituents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let top = out["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "selection.top")
+        .unwrap();
+    assert_eq!(top["value"], 3);
+    assert!(top["origin"].as_str().unwrap().contains("--top"), "{top}");
     let page = std::fs::read_to_string(&report).unwrap();
     assert!(
         page.starts_with("<!doctype html>") && page.matches("<svg").count() == 4,

@@ -101,6 +101,8 @@ pub struct Archive {
     /// Each symbol's candles, in name order: a symbol's place here is its index in a
     /// backtest's outcomes ([`Archive::index_of`]).
     pub series: Vec<(String, Series)>,
+    /// What reading it warned of (a file with no candles), for `--json`.
+    pub warnings: Vec<String>,
     /// Funding rates by symbol: (time ms, rate), oldest first.
     pub funding: BTreeMap<String, Vec<(i64, f64)>>,
 }
@@ -124,15 +126,18 @@ impl Archive {
             .into_par_iter()
             .map(|(symbol, path)| Ok((symbol, path.clone(), read_candles(&path)?)))
             .collect::<Result<_, ArchiveError>>()?;
+        let mut warnings = Vec::new();
         let mut series = Vec::with_capacity(read.len());
         for (symbol, path, candles) in read {
             if candles.candles.is_empty() {
                 // reported, not dropped silently
-                crate::warn!(
-                    "universe: warning: {} holds no candles; {} is left out",
+                let warning = format!(
+                    "{} holds no candles; {} is left out",
                     path.display(),
                     crate::output::printable(&symbol)
                 );
+                crate::warn!("universe: warning: {warning}");
+                warnings.push(warning);
                 continue;
             }
             series.push((symbol, candles));
@@ -150,6 +155,7 @@ impl Archive {
             weight_limit: exchange.weight_limit,
             series,
             funding,
+            warnings,
         })
     }
 

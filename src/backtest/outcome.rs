@@ -167,11 +167,33 @@ impl Moves {
     }
 }
 
-/// The step returns of holding `held[k]` from step k to step k + 1; a symbol without a
-/// price at step k is not bought. Each rebalance pays the fee on the turnover from the
-/// weights as they drifted to the new ones; the last return also pays for selling what
-/// is held at the end.
+/// What one step of a portfolio traded and paid, as shares of its value at the step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Account {
+    /// Σ |weight traded|: from the drifted weights to the new ones (and, at the last
+    /// step, the exit).
+    pub turnover: f64,
+    pub fee: f64,
+    /// Funding paid (negative: received).
+    pub funding: f64,
+    /// The step's return, net of both.
+    #[serde(rename = "return")]
+    pub net: f64,
+}
+
+/// The step returns of holding `held[k]` from step k to step k + 1 (see [`accounts`]).
 pub fn returns<H>(moves: &Moves, held: impl IntoIterator<Item = H>, costs: Costs) -> Vec<f64>
+where
+    H: std::borrow::Borrow<Holdings>,
+{
+    accounts(moves, held, costs).iter().map(|a| a.net).collect()
+}
+
+/// Each step of holding `held[k]` from step k to step k + 1: what it traded, paid and
+/// returned. A symbol without a price at step k is not bought. Each rebalance pays the
+/// fee on the turnover from the weights as they drifted to the new ones; the last step
+/// also pays for selling what is held at the end.
+pub fn accounts<H>(moves: &Moves, held: impl IntoIterator<Item = H>, costs: Costs) -> Vec<Account>
 where
     H: std::borrow::Borrow<Holdings>,
 {
@@ -186,14 +208,23 @@ where
             .filter_map(|&(s, w)| Some((s, w, moves.forward(s, k)?)))
             .collect();
         let now: Holdings = tradable.iter().map(|&(s, w, _)| (s, w)).collect();
-        let mut r = -costs.fee * turnover(&drifted, &now);
+        let traded = turnover(&drifted, &now);
+        let mut account = Account {
+            turnover: traded,
+            fee: costs.fee * traded,
+            ..Account::default()
+        };
+        let mut r = -costs.fee * traded;
         for &(symbol, w, forward) in &tradable {
             r += w * forward;
             if costs.funding {
-                r -= w * moves.funding(symbol, k);
+                let paid = w * moves.funding(symbol, k);
+                r -= paid;
+                account.funding += paid;
             }
         }
-        out.push(r);
+        account.net = r;
+        out.push(account);
         drifted = tradable
             .iter()
             .map(|&(s, w, forward)| (s, w * (1.0 + forward) / (1.0 + r)))
@@ -201,7 +232,9 @@ where
     }
     if let Some(last) = out.last_mut() {
         let exit: f64 = drifted.iter().map(|(_, w)| w.abs()).sum();
-        *last = (1.0 + *last) * (1.0 - costs.fee * exit) - 1.0;
+        last.turnover += exit;
+        last.fee += (1.0 + last.net) * costs.fee * exit;
+        last.net = (1.0 + last.net) * (1.0 - costs.fee * exit) - 1.0;
     }
     out
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Step;
 use super::archive::Archive;
-use super::outcome::{self, Costs, Curve, MAINTENANCE_MARGIN, Metrics};
+use super::outcome::{self, Account, Costs, Curve, MAINTENANCE_MARGIN, Metrics};
 use super::random::{self, Band};
 
 /// How the outcomes are measured.
@@ -25,6 +25,8 @@ pub struct Summary {
     pub curves: Vec<Curve>,
     /// The symbols buy and hold held: the largest by 24h quote volume at the start.
     pub buy_and_hold: Vec<String>,
+    /// What each rebalanced portfolio traded and paid at each step, by portfolio name.
+    pub accounts: Vec<(String, Vec<Account>)>,
     /// Funding settlements (every 8 h) of a symbol trading then that the history has no
     /// rate for, charged as zero: the symbol and the time (ms). Empty when the history
     /// has no funding at all (the limits say so).
@@ -69,8 +71,12 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
         fee: m.fee,
         funding: true,
     };
-    let run = |name: &str, held: &mut dyn Iterator<Item = outcome::Holdings>| {
-        outcome::curve(name, outcome::returns(&moves, held, with_funding))
+    let mut accounts = Vec::new();
+    let mut run = |name: &str, held: &mut dyn Iterator<Item = outcome::Holdings>| {
+        let kept = outcome::accounts(&moves, held, with_funding);
+        let curve = outcome::curve(name, kept.iter().map(|a| a.net).collect());
+        accounts.push((name.to_owned(), kept));
+        curve
     };
     let (bought, buy_and_hold) = outcome::buy_and_hold(archive, &moves, &times, m.top, m.fee);
     let curves = vec![
@@ -98,6 +104,7 @@ pub fn summarise(archive: &Archive, steps: &[Step], m: &Measure) -> Summary {
     let below = band.totals.iter().filter(|t| **t < follow).count();
     Summary {
         buy_and_hold,
+        accounts,
         missing_funding: missing_funding(archive, &times),
         random_percentile: below as f64 / band.totals.len().max(1) as f64,
         selection: selection(archive, steps, m),

@@ -66,6 +66,7 @@ fn archive(seed: u64, symbols: usize, n: usize) -> Archive {
             .map(|s| (s.clone(), walk(&mut rng, n)))
             .collect(),
         funding: BTreeMap::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
-        super::print_json(&as_json(&archive, &steps, &summary, &measure))?;
+        super::print_json(&as_json(&archive, &steps, &summary, &measure, settings))?;
     } else {
         print_table(&archive, &steps, &summary, &measure)?;
         writeln!(
@@ -171,7 +171,16 @@ fn print_selection(out: &mut impl std::io::Write, s: &Summary, m: &Measure) -> a
     Ok(())
 }
 
-fn as_json(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> serde_json::Value {
+/// Everything the figures are made of, so that anyone can check them: each step's
+/// decision, each portfolio's value and what it traded and paid, buy and hold's
+/// constituents, the random draws' seeds and totals, the settings in effect, the warnings.
+fn as_json(
+    archive: &Archive,
+    steps: &[Step],
+    s: &Summary,
+    m: &Measure,
+    settings: &Settings,
+) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = steps
         .iter()
         .enumerate()
@@ -184,6 +193,14 @@ fn as_json(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> serde
                 .chain([("random mean".to_owned(), json!(s.band.mean.get(k)))])
                 .collect();
             row["values"] = json!(values);
+            let accounts: serde_json::Map<String, serde_json::Value> = s
+                .accounts
+                .iter()
+                .filter_map(|(name, list)| Some((name.clone(), json!(list.get(k)?))))
+                .collect();
+            if !accounts.is_empty() {
+                row["accounts"] = json!(accounts);
+            }
             row
         })
         .collect();
@@ -199,7 +216,11 @@ fn as_json(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> serde
         "missing_funding": {"count": s.missing_funding.len(),
                             "settlements": s.missing_funding.iter().map(|(symbol, at)| json!({"symbol": symbol, "time": at})).collect::<Vec<_>>()},
         "random": {"draws": s.band.draws, "percentile_of_follow": s.random_percentile,
-                   "final_mean": s.band.mean.last(), "final_p05": s.band.p05.last(), "final_p95": s.band.p95.last()},
+                   "final_mean": s.band.mean.last(), "final_p05": s.band.p05.last(), "final_p95": s.band.p95.last(),
+                   "seeds": format!("0 to {} (SplitMix64), one per draw", s.band.draws.saturating_sub(1)),
+                   "totals": s.band.totals},
+        "settings": settings.entries,
+        "warnings": archive.warnings,
         "steps": rows,
     })
 }
