@@ -38,10 +38,14 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
         let page = crate::backtest::report::page(&archive, &steps, &summary, &measure);
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
+    // the candles are no longer needed: what the output says of the history is kept, the
+    // rest freed before the output is built (a year of 500 symbols holds 700 MB of them)
+    let history = About::of(&archive);
+    drop(archive);
     if args.json {
-        super::print_json(&as_json(&archive, &steps, &summary, &measure, settings))?;
+        write_json(&history, &steps, &summary, &measure, settings)?;
     } else {
-        print_table(&archive, &steps, &summary, &measure)?;
+        print_table(&history, &steps, &summary, &measure)?;
         writeln!(
             output::stdout(),
             "time: {} decisions in {:.2} s, outcomes in {:.2} s",
@@ -88,7 +92,27 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
     Ok(backtest::grid(from, to, step_ms(args)?))
 }
 
-fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> anyhow::Result<()> {
+/// What the output says of the history.
+#[derive(Debug)]
+struct About {
+    dir: String,
+    symbols: usize,
+    limits: String,
+    warnings: Vec<String>,
+}
+
+impl About {
+    fn of(archive: &Archive) -> Self {
+        Self {
+            dir: archive.dir.display().to_string(),
+            symbols: archive.series.len(),
+            limits: archive.limits(),
+            warnings: archive.warnings.clone(),
+        }
+    }
+}
+
+fn print_table(history: &About, steps: &[Step], s: &Summary, m: &Measure) -> anyhow::Result<()> {
     let mut out = output::stdout();
     let (first, last) = (
         steps.first().map_or(0, |x| x.time),
@@ -107,9 +131,9 @@ fn print_table(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> a
     writeln!(
         out,
         "history {} ({} symbols); {}",
-        printable(&archive.dir.display().to_string()),
-        archive.series.len(),
-        archive.limits()
+        printable(&history.dir),
+        history.symbols,
+        history.limits
     )?;
     writeln!(
         out,
@@ -174,42 +198,20 @@ fn print_selection(out: &mut impl std::io::Write, s: &Summary, m: &Measure) -> a
 /// Everything the figures are made of, so that anyone can check them: each step's
 /// decision, each portfolio's value and what it traded and paid, buy and hold's
 /// constituents, the random draws' seeds and totals, the settings in effect, the warnings.
-fn as_json(
-    archive: &Archive,
+/// Written as it is made, a step at a time: a year of steps is never held as one value.
+fn write_json(
+    history: &About,
     steps: &[Step],
     s: &Summary,
     m: &Measure,
     settings: &Settings,
-) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = steps
-        .iter()
-        .enumerate()
-        .map(|(k, step)| {
-            let mut row = serde_json::to_value(step).expect("serialisable");
-            let values: serde_json::Map<String, serde_json::Value> = s
-                .curves
-                .iter()
-                .map(|c| (c.name.clone(), json!(c.values.get(k))))
-                .chain([("random mean".to_owned(), json!(s.band.mean.get(k)))])
-                .collect();
-            row["values"] = json!(values);
-            let accounts: serde_json::Map<String, serde_json::Value> = s
-                .accounts
-                .iter()
-                .filter_map(|(name, list)| Some((name.clone(), json!(list.get(k)?))))
-                .collect();
-            if !accounts.is_empty() {
-                row["accounts"] = json!(accounts);
-            }
-            row
-        })
-        .collect();
-    json!({
-        "history": archive.dir.display().to_string(),
+) -> anyhow::Result<()> {
+    let mut head = json!({
+        "history": history.dir,
         "step_ms": m.step_ms,
         "fee": m.fee,
         "top": m.top,
-        "limits": archive.limits(),
+        "limits": history.limits,
         "metrics": s.metrics.iter().map(|(n, x)| json!({"portfolio": n, "metrics": x})).collect::<Vec<_>>(),
         "selection": s.selection,
         "buy_and_hold": {"constituents": s.buy_and_hold, "chosen_by": "24h quote volume at the first step, among every symbol with a price then"},
@@ -220,7 +222,76 @@ fn as_json(
                    "seeds": format!("0 to {} (SplitMix64), one per draw", s.band.draws.saturating_sub(1)),
                    "totals": s.band.totals},
         "settings": settings.entries,
-        "warnings": archive.warnings,
-        "steps": rows,
-    })
+        "warnings": history.warnings,
+    });
+    let fields = head.as_object_mut().expect("an object");
+    let mut document: Vec<(String, Field<'_>)> = std::mem::take(fields)
+        .into_iter()
+        .map(|(key, value)| (key, Field::Value(value)))
+        .collect();
+    document.push(("steps".to_owned(), Field::Steps(Rows { steps, s })));
+    document.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = output::stdout_json();
+    serde_json::to_writer_pretty(&mut out, &Document(document))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The JSON document: its fields in name order, the steps written one by one.
+struct Document<'a>(Vec<(String, Field<'a>)>);
+
+enum Field<'a> {
+    Value(serde_json::Value),
+    Steps(Rows<'a>),
+}
+
+struct Rows<'a> {
+    steps: &'a [Step],
+    s: &'a Summary,
+}
+
+impl serde::Serialize for Document<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, field) in &self.0 {
+            match field {
+                Field::Value(value) => map.serialize_entry(key, value)?,
+                Field::Steps(rows) => map.serialize_entry(key, rows)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl serde::Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.steps
+                .iter()
+                .enumerate()
+                .map(|(k, step)| row(self.s, k, step)),
+        )
+    }
+}
+
+/// One step: its decision, each portfolio's value, what each rebalanced one traded.
+fn row(s: &Summary, k: usize, step: &Step) -> serde_json::Value {
+    let mut row = serde_json::to_value(step).expect("serialisable");
+    let values: serde_json::Map<String, serde_json::Value> = s
+        .curves
+        .iter()
+        .map(|c| (c.name.clone(), json!(c.values.get(k))))
+        .chain([("random mean".to_owned(), json!(s.band.mean.get(k)))])
+        .collect();
+    row["values"] = json!(values);
+    let accounts: serde_json::Map<String, serde_json::Value> = s
+        .accounts
+        .iter()
+        .filter_map(|(name, list)| Some((name.clone(), json!(list.get(k)?))))
+        .collect();
+    if !accounts.is_empty() {
+        row["accounts"] = json!(accounts);
+    }
+    row
 }
