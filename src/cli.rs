@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::settings::Overrides;
 use crate::settings::knobs::on;
 
+mod history;
 mod knobs;
+pub use history::{HistoryArgs, HistoryCommand, HistoryFetchArgs, HistoryImportArgs};
 pub use knobs::Knobs;
 
 #[derive(Debug, Parser)]
@@ -69,49 +71,6 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Build a history for backtests from the exchange.
     History(HistoryArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct HistoryArgs {
-    #[command(subcommand)]
-    pub command: HistoryCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum HistoryCommand {
-    /// Fetch closed 15m candles of every USDT perpetual into a history folder; a rerun
-    /// resumes where each symbol's file ends.
-    Fetch(HistoryFetchArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct HistoryFetchArgs {
-    /// The history folder (created if missing; an existing one is resumed).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-
-    /// First candle, UTC: 2023-07-01 or "2023-07-01 12:00".
-    #[arg(long, value_name = "TIME")]
-    pub from: String,
-
-    /// End (exclusive), UTC [default: the exchange's time now].
-    #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
-
-    /// Only these USDT perpetuals, comma-separated [default: all of them].
-    #[arg(long, value_name = "SYMBOLS", value_delimiter = ',')]
-    pub symbols: Vec<String>,
-
-    /// Stop after this long (90m, 6h, 2d); what was fetched stays, a rerun resumes.
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = humantime::parse_duration)]
-    pub deadline: std::time::Duration,
-
-    #[command(flatten)]
-    pub knobs: Knobs<{ on::FETCH }>,
-
-    /// Print what was fetched as JSON.
-    #[arg(long, env = "UNIVERSE_JSON")]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,14 @@ pub enum FailClosed {
     #[error("could not fetch {what}: {detail}")]
     Fetch { what: String, detail: String },
     #[error(
+        "{faults} archive files were not imported into {out} as they are (the rest was): {detail}"
+    )]
+    Import {
+        faults: usize,
+        out: String,
+        detail: String,
+    },
+    #[error(
         "the exchange answered 418 (IP banned{}) at {url}; every request stopped",
         retry_after_s.map(|s| format!(" for {s}s")).unwrap_or_default()
     )]

@@ -22,6 +22,8 @@ use crate::market::candles::M15;
 use crate::market::{Candle, Endpoint, Source, wire};
 use crate::progress::Progress;
 
+pub mod import;
+
 /// Rows per klines request: Binance's maximum, weight 10.
 pub const LIMIT: u32 = 1500;
 
@@ -239,20 +241,12 @@ struct Row(i64, [String; 6]);
 impl Row {
     /// The row as a history line, with the quote volume or without.
     fn csv(&self, with_quote: bool) -> String {
-        let time = humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64),
-        )
-        .to_string();
         let fields = if with_quote {
             &self.1[..]
         } else {
             &self.1[..5]
         };
-        format!(
-            "{},{}\n",
-            time.trim_end_matches('Z').replace('T', " "),
-            fields.join(",")
-        )
+        format!("{},{}\n", line_time(self.0), fields.join(","))
     }
 }
 
@@ -323,6 +317,20 @@ fn resume_at(file: &Path) -> Result<Option<i64>, String> {
     Ok(last.and_then(|l| crate::clock::parse_utc(l.split(',').next()?)))
 }
 
+/// A time as a history file writes it: `2024-01-31 23:45:00`, with milliseconds only
+/// when there are some (a funding time a few ms past the hour).
+fn line_time(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    let text = if ms.rem_euclid(1000) == 0 {
+        humantime::format_rfc3339_seconds(at).to_string()
+    } else {
+        humantime::format_rfc3339_millis(at).to_string()
+    };
+    text.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
+/// Writes `bytes` to a file beside `path`, then renames it into place: a reader never
+/// sees half a file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let temp = path.with_extension("partial");
     std::fs::write(&temp, bytes)

@@ -100,11 +100,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::resolve(file, args.knobs.overrides())?;
             cmd::backtest::run(&settings, &args)
         }
-        Command::History(args) => {
-            let crate::cli::HistoryCommand::Fetch(args) = &args.command;
-            let settings = Settings::resolve(file, args.knobs.overrides())?;
-            cmd::history::fetch(&settings, args)
-        }
+        Command::History(args) => match &args.command {
+            crate::cli::HistoryCommand::Fetch(args) => {
+                let settings = Settings::resolve(file, args.knobs.overrides())?;
+                cmd::history::fetch(&settings, args)
+            }
+            crate::cli::HistoryCommand::Import(args) => cmd::history::import(args),
+        },
         Command::Config(args) => {
             let settings = Settings::resolve(file, args.generate.overrides())?;
             cmd::config::run(&settings, file, args.generate.json)

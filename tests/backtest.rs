@@ -5,32 +5,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::support::market::{Market, Rng};
-use crate::support::{sha256_hex, universe};
+use crate::support::{sha256_hex, universe, utc};
 
 const M15: i64 = 15 * 60_000;
 /// 2023-07-01 00:00 UTC.
 const START: i64 = 1_688_169_600_000;
-
-fn utc(ms: i64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // civil from days (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
 
 /// Six symbols, `n` 15m candles each from START, in the snapshot layout; S05 stops early.
 fn write_history(dir: &Path, n: usize) {

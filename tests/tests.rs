@@ -12,6 +12,7 @@ mod foreign;
 mod generate;
 mod golden;
 mod hostile;
+mod import;
 mod inspect;
 mod layout;
 mod operator;

@@ -278,4 +278,5 @@ fn as_served(x: f64) -> f64 {
 }
 
 mod files;
-use files::{files, read_candles, read_funding};
+use files::files;
+pub(crate) use files::{read_candles, read_funding};

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod binance;
 pub mod market;
 pub mod redis;
@@ -188,4 +189,26 @@ pub fn boost(exchange: &FakeBinance, symbol: &str) {
         *candle = (candle.0, price, next * 1.001, price * 0.999, next);
         price = next;
     }
+}
+
+/// A UTC time as history files write it: `2024-01-31 23:45:00`.
+pub fn utc(ms: i64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil from days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }

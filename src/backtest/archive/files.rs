@@ -29,7 +29,7 @@ pub(super) fn files(dir: &Path, suffix: &str) -> Result<Vec<(String, PathBuf)>, 
 /// increasing in time, each a candle by [`Candle::broken_rule`]'s rules. A file that breaks
 /// them is refused with its line and what is wrong: a backtest never computes on a NaN, an
 /// absurd price or a candle whose high is below its low.
-pub(super) fn read_candles(path: &Path) -> Result<Series, ArchiveError> {
+pub(crate) fn read_candles(path: &Path) -> Result<Series, ArchiveError> {
     let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
     let with_quote = has_quote_volume(path, text.lines().next())?;
     // a year of 15m candles is 35,040 rows: sized once, not doubled into twice that
@@ -122,7 +122,7 @@ fn has_quote_volume(path: &Path, header: Option<&str>) -> Result<bool, ArchiveEr
 }
 
 /// `time,rate` rows.
-pub(super) fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, ArchiveError> {
+pub(crate) fn read_funding(path: &Path) -> Result<Vec<(i64, f64)>, ArchiveError> {
     let text = std::fs::read_to_string(path).map_err(|e| ArchiveError::file(path, e))?;
     text.lines()
         .enumerate()
