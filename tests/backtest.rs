@@ -112,6 +112,7 @@ fn every_step_is_decided_and_reported() {
     assert!(!steps.iter().filter(|s| time(s) > stop).any(|s| holds(&s)));
     assert_eq!(out["random"]["draws"], 20);
     assert_eq!(out["random"]["totals"].as_array().unwrap().len(), 20);
+    eligible_can_be_checked(&history, steps);
     // the figures can be checked from the JSON: each rebalanced portfolio's accounts
     // compound to its total return
     for metric in out["metrics"].as_array().unwrap() {
@@ -151,6 +152,54 @@ fn every_step_is_decided_and_reported() {
     );
     for external in ["<script", "<link", "src=", "href=", "url("] {
         assert!(!page.contains(external), "self-contained, yet {external}");
+    }
+}
+
+/// Each step lists its eligible symbols as `[symbol, direction, 24h quote volume]`: the
+/// universe among them with its directions, and the quote volume of the 96 candles closed
+/// by then, Σ volume × (h + l + c)/3, recomputed here from the files.
+fn eligible_can_be_checked(history: &Path, steps: &[serde_json::Value]) {
+    let step = &steps[10];
+    let t = step["time"].as_i64().unwrap();
+    let eligible = step["eligible"].as_array().unwrap();
+    for (member, direction) in step["universe"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(step["direction"].as_array().unwrap())
+    {
+        let row = eligible
+            .iter()
+            .find(|e| e[0] == *member)
+            .expect("a member is eligible");
+        assert_eq!(row[1], *direction);
+    }
+    for row in eligible {
+        let symbol = row[0].as_str().unwrap();
+        let csv =
+            std::fs::read_to_string(history.join(format!("klines/{symbol}_15m.csv"))).unwrap();
+        let closed: Vec<Vec<f64>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.split(',')
+                    .skip(1)
+                    .map(|x| x.parse().unwrap())
+                    .collect::<Vec<f64>>()
+            })
+            .zip(0..)
+            .filter(|(_, i)| START + (i + 1) * M15 <= t)
+            .map(|(v, _)| v)
+            .collect();
+        let qv: f64 = closed[closed.len() - 96..]
+            .iter()
+            .map(|v| v[4] * (v[1] + v[2] + v[3]) / 3.0)
+            .sum();
+        let served = row[2].as_f64().unwrap();
+        assert!(
+            (served - qv).abs() <= 1e-8 * qv,
+            "{symbol}: {served} against {qv}"
+        );
     }
 }
 

@@ -53,13 +53,15 @@ pub struct Step {
     pub failed: Option<String>,
 }
 
-/// A symbol scored at a step: 8 bytes, as a year of 500 symbols holds millions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A symbol scored at a step: 16 bytes, as a year of 500 symbols holds millions.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Eligible {
     /// Its index in the history ([`Archive::series`]).
     pub symbol: u32,
     /// The sign of its `trend_1h` (+1 up, −1 down).
     pub direction: i8,
+    /// The 24h quote volume the decision read.
+    pub quote_volume: f64,
 }
 
 impl Eligible {
@@ -149,6 +151,7 @@ fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
             .map(|s| Eligible {
                 symbol: u32::try_from(index(&s.candidate.symbol)).expect("under 2^32 symbols"),
                 direction: direction(s.features.trend_1h),
+                quote_volume: s.candidate.quote_volume,
             })
             .collect(),
         replacements: plan.choice.replacements,

@@ -96,6 +96,8 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
 #[derive(Debug)]
 struct About {
     dir: String,
+    /// The history's symbols by index.
+    names: Vec<String>,
     symbols: usize,
     limits: String,
     warnings: Vec<String>,
@@ -105,6 +107,11 @@ impl About {
     fn of(archive: &Archive) -> Self {
         Self {
             dir: archive.dir.display().to_string(),
+            names: archive
+                .series
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
             symbols: archive.series.len(),
             limits: archive.limits(),
             warnings: archive.warnings.clone(),
@@ -222,6 +229,7 @@ fn write_json(
                    "seeds": format!("0 to {} (SplitMix64), one per draw", s.band.draws.saturating_sub(1)),
                    "totals": s.band.totals},
         "settings": settings.entries,
+        "eligible_columns": ["symbol", "direction", "quote_volume_24h"],
         "warnings": history.warnings,
     });
     let fields = head.as_object_mut().expect("an object");
@@ -229,7 +237,14 @@ fn write_json(
         .into_iter()
         .map(|(key, value)| (key, Field::Value(value)))
         .collect();
-    document.push(("steps".to_owned(), Field::Steps(Rows { steps, s })));
+    document.push((
+        "steps".to_owned(),
+        Field::Steps(Rows {
+            steps,
+            s,
+            names: &history.names,
+        }),
+    ));
     document.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = output::stdout_json();
     serde_json::to_writer_pretty(&mut out, &Document(document))?;
@@ -248,6 +263,7 @@ enum Field<'a> {
 struct Rows<'a> {
     steps: &'a [Step],
     s: &'a Summary,
+    names: &'a [String],
 }
 
 impl serde::Serialize for Document<'_> {
@@ -270,14 +286,20 @@ impl serde::Serialize for Rows<'_> {
             self.steps
                 .iter()
                 .enumerate()
-                .map(|(k, step)| row(self.s, k, step)),
+                .map(|(k, step)| row(self.s, self.names, k, step)),
         )
     }
 }
 
-/// One step: its decision, each portfolio's value, what each rebalanced one traded.
-fn row(s: &Summary, k: usize, step: &Step) -> serde_json::Value {
+/// One step: its decision, the eligible symbols (`[symbol, direction, 24h quote
+/// volume]` in rank order), each portfolio's value, what each rebalanced one traded.
+fn row(s: &Summary, names: &[String], k: usize, step: &Step) -> serde_json::Value {
     let mut row = serde_json::to_value(step).expect("serialisable");
+    row["eligible"] = step
+        .eligible
+        .iter()
+        .map(|e| json!([names[e.index()], e.direction, e.quote_volume]))
+        .collect();
     let values: serde_json::Map<String, serde_json::Value> = s
         .curves
         .iter()
