@@ -369,16 +369,7 @@ fn every_bad_file_is_named_and_left_out_and_the_rest_is_imported() {
     );
     assert!(d["derived"].as_str().unwrap().contains("SETTLING"), "{d}");
     // a rerun changes nothing and says the same
-    let before: Vec<Vec<u8>> = [
-        "klines/AUSDT_15m.csv",
-        "klines/CUSDT_15m.csv",
-        "manifest.json",
-        "exchangeInfo.json",
-        "meta.json",
-    ]
-    .iter()
-    .map(|f| std::fs::read(out.join(f)).unwrap())
-    .collect();
+    let before = every_file(&out);
     let again = universe(home.path(), &args);
     again.assert_code(3);
     assert!(
@@ -388,17 +379,21 @@ fn every_bad_file_is_named_and_left_out_and_the_rest_is_imported() {
         "{}",
         again.stdout
     );
-    let after: Vec<Vec<u8>> = [
-        "klines/AUSDT_15m.csv",
-        "klines/CUSDT_15m.csv",
-        "manifest.json",
-        "exchangeInfo.json",
-        "meta.json",
-    ]
-    .iter()
-    .map(|f| std::fs::read(out.join(f)).unwrap())
-    .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, every_file(&out));
+}
+
+/// Every file below `dir` with its bytes.
+fn every_file(dir: &Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(every_file(&path));
+        } else {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
 }
 
 #[test]

@@ -106,8 +106,8 @@ pub fn import(archive: &Path, out: &Path, options: &Options) -> Result<Imported,
         ))
     })?;
     let tree = tree::walk(&um).map_err(|e| ImportError::Io(format!("{}: {e}", um.display())))?;
-    let manifest = existing(out)?;
     let files = wanted(&tree.files, options)?;
+    let manifest = existing(out)?;
     let mut by_symbol: BTreeMap<&str, Vec<&tree::ArchiveFile>> = BTreeMap::new();
     for file in files {
         by_symbol.entry(&file.symbol).or_default().push(file);
@@ -149,7 +149,14 @@ fn existing(out: &Path) -> Result<manifest::Manifest, ImportError> {
             manifest::FILE
         )));
     }
-    Ok(manifest::Manifest::default())
+    // a new folder is marked an import's at once: a first run stopped half-way is
+    // rerun over what it wrote, which its files then must agree with
+    let manifest = manifest::Manifest::default();
+    std::fs::create_dir_all(out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| super::write_file(&out.join(manifest::FILE), &manifest.bytes()))
+        .map_err(|e| ImportError::Io(format!("{}: {e}", out.display())))?;
+    Ok(manifest)
 }
 
 /// The files `--symbols`, `--from` and `--to` ask for; an asked-for symbol the archive
