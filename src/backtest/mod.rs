@@ -21,8 +21,8 @@ use rayon::prelude::*;
 
 use serde::Serialize;
 
-use crate::decide::{self, Config, Memory, PlanError};
-use crate::select::Symbol;
+use crate::decide::{self, Config, Memory};
+use crate::select::{Excluded, Regime, Scored, Symbol};
 use crate::settings::Settings;
 use archive::Archive;
 
@@ -81,8 +81,12 @@ const CHUNK: usize = 64;
 pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<Step> {
     let config = decision(settings);
     let no_models = BTreeMap::new();
-    let mut memory = Memory::default();
-    let mut published: Option<(i64, Step)> = None;
+    let mut run = Run::new(&config, settings.valid_for_s);
+    let index = |symbol: Symbol| {
+        archive
+            .index_of(&symbol)
+            .expect("a backtest decides only on the history's symbols")
+    };
     let mut steps = Vec::with_capacity(times.len());
     for chunk in times.chunks(CHUNK) {
         let assessed: Vec<_> = chunk
@@ -90,22 +94,100 @@ pub fn decisions(archive: &Archive, settings: &Settings, times: &[i64]) -> Vec<S
             .map(|&t| decide::assess(archive.view_at(t), &no_models, &config))
             .collect();
         for (&t, refresh) in chunk.iter().zip(assessed) {
-            let plan = refresh.map_err(PlanError::from).and_then(|refresh| {
-                decide::choose_from(refresh, &no_models, &memory, &config, t.div_euclid(1000))
-            });
-            let step = match plan {
-                Ok(plan) => {
-                    let step = step_of(archive, &plan, t);
-                    carry(&mut memory, &step.universe, t);
-                    published = Some((t, step.clone()));
-                    step
-                }
-                Err(why) => stand(published.as_ref(), settings, t, why.to_string()),
-            };
-            steps.push(step);
+            let ranking = refresh
+                .as_ref()
+                .map_err(ToString::to_string)
+                .map(|r| Ranking {
+                    scored: &r.scored,
+                    excluded: &r.excluded,
+                    regime: r.regime,
+                });
+            steps.push(run.step(t, ranking, index));
         }
     }
     steps
+}
+
+/// The market at a step as churn control sees it: the ranking, what was excluded, the
+/// regime.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranking<'a> {
+    pub scored: &'a [Scored],
+    pub excluded: &'a [Excluded],
+    pub regime: Regime,
+}
+
+/// A run of decisions: churn control's state from step to step, as the store would
+/// carry it, and the universe that stands while a step fails closed.
+#[derive(Debug)]
+pub struct Run<'a> {
+    config: &'a Config,
+    valid_ms: i64,
+    memory: Memory,
+    published: Option<(i64, Step)>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(config: &'a Config, valid_for_s: u64) -> Self {
+        Self {
+            config,
+            valid_ms: i64::try_from(valid_for_s).unwrap_or(i64::MAX / 1000) * 1000,
+            memory: Memory::default(),
+            published: None,
+        }
+    }
+
+    /// The decision at `t` from `ranking`, or the standing universe when the market
+    /// could not be assessed (`Err`: why). `index` places a symbol in the history.
+    pub fn step(
+        &mut self,
+        t: i64,
+        ranking: Result<Ranking<'_>, String>,
+        index: impl Fn(Symbol) -> usize,
+    ) -> Step {
+        let scan = crate::rotation::models::Scan::default();
+        let chosen = ranking.and_then(|r| {
+            let now = t.div_euclid(1000);
+            decide::choose_ranked(r.scored, r.excluded, &scan, &self.memory, self.config, now)
+                .map(|chosen| (r, chosen))
+                .map_err(|e| e.to_string())
+        });
+        match chosen {
+            Ok((ranking, chosen)) => {
+                let step = step_of(&ranking, &chosen, t, index);
+                carry(&mut self.memory, &step.universe, t);
+                self.published = Some((t, step.clone()));
+                step
+            }
+            Err(why) => self.stand(t, why),
+        }
+    }
+
+    /// A step that failed closed: the last published universe while it is valid, else
+    /// none.
+    fn stand(&self, t: i64, why: String) -> Step {
+        let standing = self
+            .published
+            .as_ref()
+            .filter(|(at, _)| t < at + self.valid_ms)
+            .map(|(_, s)| s);
+        let empty: Vec<String> = Vec::new();
+        Step {
+            time: t,
+            universe: standing.map_or_else(Vec::new, |s| s.universe.clone()),
+            universe_hash: standing.map_or_else(
+                || crate::policy::universe_hash(&empty),
+                |s| s.universe_hash.clone(),
+            ),
+            leverage: standing.map_or_else(Vec::new, |s| s.leverage.clone()),
+            members: standing.map_or_else(Vec::new, |s| s.members.clone()),
+            direction: standing.map_or_else(Vec::new, |s| s.direction.clone()),
+            eligible: Vec::new(),
+            replacements: 0,
+            regime: String::new(),
+            failed: Some(why),
+        }
+    }
 }
 
 /// The decision at `t` alone, exactly as `generate` makes it from the same market.
@@ -120,20 +202,38 @@ pub fn decide_at(
     let config = decision(settings);
     let plan = decide::decide(view, &BTreeMap::new(), memory, &config, t.div_euclid(1000))
         .map_err(|e| e.to_string())?;
-    Ok(step_of(archive, &plan, t))
+    let ranking = Ranking {
+        scored: &plan.refresh.scored,
+        excluded: &plan.refresh.excluded,
+        regime: plan.refresh.regime,
+    };
+    let chosen = decide::Chosen {
+        choice: plan.choice,
+        carried: plan.carried,
+        rotation: plan.rotation,
+    };
+    Ok(step_of(&ranking, &chosen, t, |s| {
+        archive.index_of(&s).expect("a history symbol")
+    }))
 }
 
-fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
-    let universe = plan.universe();
+fn step_of(
+    ranking: &Ranking<'_>,
+    chosen: &decide::Chosen,
+    t: i64,
+    index: impl Fn(Symbol) -> usize,
+) -> Step {
+    let universe: Vec<&Scored> = chosen
+        .choice
+        .members
+        .iter()
+        .map(|&i| &ranking.scored[i])
+        .chain(&chosen.carried)
+        .collect();
     let names: Vec<String> = universe
         .iter()
         .map(|s| s.candidate.symbol.to_string())
         .collect();
-    let index = |symbol: &str| {
-        archive
-            .index_of(symbol)
-            .expect("a backtest decides only on the history's symbols")
-    };
     let direction = |trend: f64| if trend < 0.0 { -1 } else { 1 };
     Step {
         time: t,
@@ -143,32 +243,31 @@ fn step_of(archive: &Archive, plan: &decide::Plan, t: i64) -> Step {
             .iter()
             .map(|s| direction(s.features.trend_1h))
             .collect(),
-        members: names.iter().map(|s| index(s)).collect(),
-        eligible: plan
-            .refresh
+        members: universe.iter().map(|s| index(s.candidate.symbol)).collect(),
+        eligible: ranking
             .scored
             .iter()
             .map(|s| Eligible {
-                symbol: u32::try_from(index(&s.candidate.symbol)).expect("under 2^32 symbols"),
+                symbol: u32::try_from(index(s.candidate.symbol)).expect("under 2^32 symbols"),
                 direction: direction(s.features.trend_1h),
                 quote_volume: s.candidate.quote_volume,
             })
             .collect(),
-        replacements: plan.choice.replacements,
-        regime: plan.refresh.regime.as_str().to_owned(),
+        replacements: chosen.choice.replacements,
+        regime: ranking.regime.as_str().to_owned(),
         universe: names,
         failed: None,
     }
 }
 
-/// What the store remembers after a publish of `universe` at `t`: the incumbents, and
-/// when each joined (a member that stays keeps its time).
 /// The decision a backtest runs: `generate`'s, without the spread filter (a history has
 /// no order book, so the spread would be made up).
-fn decision(settings: &Settings) -> Config {
+pub fn decision(settings: &Settings) -> Config {
     settings.decision().ignoring_spread()
 }
 
+/// What the store remembers after a publish of `universe` at `t`: the incumbents, and
+/// when each joined (a member that stays keeps its time).
 fn carry(memory: &mut Memory, universe: &[String], t: i64) {
     let universe: Vec<Symbol> = universe
         .iter()
@@ -183,30 +282,6 @@ fn carry(memory: &mut Memory, universe: &[String], t: i64) {
         .collect();
     memory.incumbents = universe;
     memory.joined_at = joined;
-}
-
-/// A step that failed closed: the last published universe while it is valid, else none.
-fn stand(published: Option<&(i64, Step)>, settings: &Settings, t: i64, why: String) -> Step {
-    let valid_ms = i64::try_from(settings.valid_for_s).unwrap_or(i64::MAX / 1000) * 1000;
-    let standing = published
-        .filter(|(at, _)| t < at + valid_ms)
-        .map(|(_, s)| s);
-    let empty: Vec<String> = Vec::new();
-    Step {
-        time: t,
-        universe: standing.map_or_else(Vec::new, |s| s.universe.clone()),
-        universe_hash: standing.map_or_else(
-            || crate::policy::universe_hash(&empty),
-            |s| s.universe_hash.clone(),
-        ),
-        leverage: standing.map_or_else(Vec::new, |s| s.leverage.clone()),
-        members: standing.map_or_else(Vec::new, |s| s.members.clone()),
-        direction: standing.map_or_else(Vec::new, |s| s.direction.clone()),
-        eligible: Vec::new(),
-        replacements: 0,
-        regime: String::new(),
-        failed: Some(why),
-    }
 }
 
 /// The step times from `from` to `to` (both included when on the grid), `step` apart.

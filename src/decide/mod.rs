@@ -19,6 +19,7 @@ use crate::market::MarketView;
 use crate::policy::Policy;
 use crate::rotation::perf::Performance;
 use crate::rotation::{self, models};
+use crate::select::Excluded;
 use crate::select::churn::{self, Choice};
 use crate::select::{Scored, Symbol};
 pub use assess::{Refresh, assess};
@@ -143,18 +144,58 @@ pub fn choose_from(
         });
     }
     let scan = classify(models, &refresh);
-    let mut choice = choose(&refresh, memory, config, now);
+    let Chosen {
+        choice,
+        carried,
+        rotation: report,
+    } = choose_ranked(
+        &refresh.scored,
+        &refresh.excluded,
+        &scan,
+        memory,
+        config,
+        now,
+    )?;
+    Ok(Plan {
+        refresh,
+        choice,
+        carried,
+        rotation: report,
+        models: scan,
+    })
+}
+
+/// What churn control and rotation chose from a ranking.
+#[derive(Debug)]
+pub struct Chosen {
+    pub choice: Choice,
+    pub carried: Vec<Scored>,
+    pub rotation: rotation::Report,
+}
+
+/// Churn control and rotation on a ranking (`scored`, in rank order), against what the
+/// store remembers, and the bounds: the part of [`choose_from`] that borrows, so `tune`
+/// can rank one assessed moment many ways without copying what it does not change.
+pub fn choose_ranked(
+    scored: &[Scored],
+    excluded: &[Excluded],
+    scan: &models::Scan,
+    memory: &Memory,
+    config: &Config,
+    now: i64,
+) -> Result<Chosen, PlanError> {
+    let mut choice = choose(scored, excluded, memory, config, now);
     let inputs = rotation::Inputs {
         config: &config.rotation,
         performance: &memory.performance,
         unreadable: &memory.unreadable_performance,
-        models: &scan,
+        models: scan,
         seen_models: memory.seen_models.as_ref(),
         held: &memory.held,
         lists: &config.lists,
         min_symbols: config.min_symbols,
     };
-    let report = rotation::rotate(&refresh.scored, &mut choice, &inputs);
+    let rotation = rotation::rotate(scored, &mut choice, &inputs);
     let carried = choice
         .carried
         .iter()
@@ -163,17 +204,15 @@ pub fn choose_from(
     if choice.size() < config.min_symbols {
         return Err(FailClosed::TooFewChosen {
             chosen: choice.size(),
-            scored: refresh.scored.len(),
+            scored: scored.len(),
             min: config.min_symbols,
         }
         .into());
     }
-    Ok(Plan {
-        refresh,
+    Ok(Chosen {
         choice,
         carried,
-        rotation: report,
-        models: scan,
+        rotation,
     })
 }
 
@@ -194,10 +233,16 @@ fn classify(found: &BTreeMap<String, String>, refresh: &Refresh) -> models::Scan
 
 /// Churn control's choice from the scored symbols, against what the store remembers;
 /// symbols rotation bars on their record never challenge.
-fn choose(refresh: &Refresh, memory: &Memory, config: &Config, now: i64) -> churn::Choice {
+fn choose(
+    scored: &[Scored],
+    excluded: &[Excluded],
+    memory: &Memory,
+    config: &Config,
+    now: i64,
+) -> churn::Choice {
     let barred = config.rotation.barred(&memory.performance);
     let ctx = churn::Context {
-        excluded: &refresh.excluded,
+        excluded,
         incumbents: &memory.incumbents,
         joined_at: &memory.joined_at,
         now,
@@ -208,7 +253,7 @@ fn choose(refresh: &Refresh, memory: &Memory, config: &Config, now: i64) -> chur
         max_correlation: config.max_correlation,
         not_challengers: &barred,
     };
-    churn::choose(&refresh.scored, &ctx)
+    churn::choose(scored, &ctx)
 }
 
 /// A held symbol kept although it could not be scored this time: its previous figures
