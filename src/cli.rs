@@ -18,8 +18,10 @@ use crate::settings::knobs::on;
 
 mod history;
 mod knobs;
+mod tune;
 pub use history::{HistoryArgs, HistoryCommand, HistoryFetchArgs, HistoryImportArgs};
 pub use knobs::Knobs;
+pub use tune::TuneArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +73,9 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Build a history for backtests from the exchange.
     History(HistoryArgs),
+    /// Choose the score weights walk-forward on a history, judged out of sample only,
+    /// and say whether there is evidence they beat the configured ones.
+    Tune(TuneArgs),
 }
 
 #[derive(Debug, Args)]

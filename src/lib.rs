@@ -33,6 +33,7 @@ pub(crate) mod rotation;
 pub mod select;
 pub mod settings;
 pub(crate) mod store;
+pub(crate) mod tune;
 
 use cli::{Cli, Command};
 pub use exit::ExitCode;
@@ -99,6 +100,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(args) => {
             let settings = Settings::resolve(file, args.knobs.overrides())?;
             cmd::backtest::run(&settings, &args)
+        }
+        Command::Tune(args) => {
+            cmd::tune::run(&Settings::resolve(file, args.knobs.overrides())?, &args)
         }
         Command::History(args) => match &args.command {
             crate::cli::HistoryCommand::Fetch(args) => {

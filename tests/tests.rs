@@ -20,4 +20,5 @@ mod rotation;
 mod script;
 mod settings_table;
 mod snapshot;
+mod tune;
 mod usage;

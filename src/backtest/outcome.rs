@@ -150,11 +150,32 @@ impl Moves {
         }
     }
 
-    fn steps(&self) -> usize {
+    pub fn steps(&self) -> usize {
         self.steps
     }
 
-    fn forward(&self, symbol: usize, k: usize) -> Option<f64> {
+    /// The moves of `times[from..to]` of the times these were made for: what a run of
+    /// those steps alone earns.
+    pub fn slice(&self, from: usize, to: usize) -> Self {
+        let end = to.saturating_sub(1).min(self.steps).max(from);
+        Self {
+            steps: end - from,
+            forward: self.forward.iter().map(|f| f[from..end].to_vec()).collect(),
+            funding: self
+                .funding
+                .iter()
+                .map(|paid| {
+                    paid.iter()
+                        .filter(|(k, _)| (from..end).contains(&(*k as usize)))
+                        .map(|&(k, r)| (k - from as u32, r))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// `symbol`'s return from step `k` to the next, if it had a price at both.
+    pub fn forward(&self, symbol: usize, k: usize) -> Option<f64> {
         let r = *self.forward.get(symbol)?.get(k)?;
         (!r.is_nan()).then_some(r)
     }

@@ -14,19 +14,12 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 28.0;
-const COLORS: [&str; 4] = ["#1f5fbf", "#d9822b", "#2e8b57", "#7a4fa3"];
+pub(crate) const COLORS: [&str; 4] = ["#1f5fbf", "#d9822b", "#2e8b57", "#7a4fa3"];
 
 /// The whole page.
 pub fn page(archive: &Archive, steps: &[Step], s: &Summary, m: &Measure) -> String {
     let times: Vec<i64> = steps.iter().map(|x| x.time).collect();
-    let mut html = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>universe backtest</title><style>\
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
-table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}th{border-bottom:1px solid #999}\
-td:first-child,th:first-child{text-align:left}h2{margin-top:28px;font-size:16px}.note{color:#555}\
-svg text{font:11px system-ui,sans-serif;fill:#444}.legend span{margin-right:16px;white-space:nowrap}\
-.legend i{display:inline-block;width:14px;height:3px;margin:0 5px 3px 0;vertical-align:middle}</style></head><body>",
-    );
+    let mut html = head("universe backtest");
     let _ = write!(
         html,
         "<h1>universe backtest</h1>{}",
@@ -126,45 +119,6 @@ fn equity_chart(s: &Summary, times: &[i64]) -> String {
     )
 }
 
-/// What a chart's values are, and how its axis labels them.
-#[derive(Debug, Clone, Copy)]
-enum Unit {
-    /// A portfolio's value, 1 at the start: labelled as the return since then, in %.
-    Return,
-    /// A fraction: labelled in %.
-    Percent,
-    /// A plain number.
-    Count,
-}
-
-impl Unit {
-    /// A value as the axis shows it, and back.
-    fn shown(self, v: f64) -> f64 {
-        match self {
-            Unit::Return => 100.0 * (v - 1.0),
-            Unit::Percent => 100.0 * v,
-            Unit::Count => v,
-        }
-    }
-
-    fn value(self, shown: f64) -> f64 {
-        match self {
-            Unit::Return => 1.0 + shown / 100.0,
-            Unit::Percent => shown / 100.0,
-            Unit::Count => shown,
-        }
-    }
-
-    fn label(self, shown: f64, decimals: usize) -> String {
-        match self {
-            Unit::Return if shown.abs() < 1e-9 => "0%".to_owned(),
-            Unit::Return => format!("{shown:+.decimals$}%"),
-            Unit::Percent => format!("{shown:.decimals$}%"),
-            Unit::Count => format!("{shown:.decimals$}"),
-        }
-    }
-}
-
 /// Round ticks over `[lo, hi]`: the finest step of 1, 2 or 5 × 10ⁿ that gives at most
 /// seven, and the decimals its labels need.
 fn ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
@@ -183,8 +137,22 @@ fn ticks(lo: f64, hi: f64) -> (Vec<f64>, usize) {
     (ticks, (-step.log10().floor()).max(0.0) as usize)
 }
 
+/// The page's head, with its style, and the opening of its body.
+pub(crate) fn head(title: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
+        escape(title)
+    )
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}\
+table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}th{border-bottom:1px solid #999}\
+td:first-child,th:first-child{text-align:left}h2{margin-top:28px;font-size:16px}.note{color:#555}\
+svg text{font:11px system-ui,sans-serif;fill:#444}.legend span{margin-right:16px;white-space:nowrap}\
+.legend i{display:inline-block;width:14px;height:3px;margin:0 5px 3px 0;vertical-align:middle}";
+
 /// Lines over `times`, with an optional shaded band and a legend; the axis in `unit`.
-fn line_chart(
+pub(crate) fn line_chart(
     series: &[(&str, &str, &[f64])],
     band: Option<(&[f64], &[f64])>,
     times: &[i64],
@@ -368,7 +336,7 @@ fn rolling_entries(steps: &[Step], window: usize) -> Vec<f64> {
         .collect()
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -397,3 +365,6 @@ mod tests {
         assert_eq!(Unit::Return.label(Unit::Return.shown(1.1), 0), "+10%");
     }
 }
+
+mod unit;
+pub(crate) use unit::Unit;

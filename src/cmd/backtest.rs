@@ -20,7 +20,12 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let archive = Archive::read(&args.history)
         .map_err(|e| UsageError(format!("--history {}: {e}", args.history.display())))?;
-    let times = schedule(&archive, args)?;
+    let times = schedule(
+        &archive,
+        args.from.as_deref(),
+        args.to.as_deref(),
+        args.step,
+    )?;
     let started = Instant::now();
     let steps = backtest::decisions(&archive, settings, &times);
     let decided = started.elapsed();
@@ -30,7 +35,7 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
         top: settings.top,
         draws: args.draws,
         flat_leverage: args.flat_leverage,
-        step_ms: step_ms(args)?,
+        step_ms: step_ms(args.step)?,
     };
     let summary = crate::backtest::summary::summarise(&archive, &steps, &measure);
     let measured = measuring.elapsed();
@@ -57,27 +62,32 @@ pub fn run(settings: &Settings, args: &BacktestArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::Success)
 }
 
-fn step_ms(args: &BacktestArgs) -> Result<i64, UsageError> {
-    let ms = i64::try_from(args.step.as_millis()).unwrap_or(i64::MAX);
+pub(super) fn step_ms(step: std::time::Duration) -> Result<i64, UsageError> {
+    let ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
     if ms < 60_000 || ms % 60_000 != 0 {
         return Err(UsageError(format!(
             "--step {}: expected whole minutes, at least 1m",
-            humantime::format_duration(args.step)
+            humantime::format_duration(step)
         )));
     }
     Ok(ms)
 }
 
 /// The decision times: `--from` to `--to`, `--step` apart, within the recording.
-fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageError> {
+pub(super) fn schedule(
+    archive: &Archive,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: std::time::Duration,
+) -> Result<Vec<i64>, UsageError> {
     let first = archive
         .first_decision()
         .ok_or_else(|| UsageError(format!("--history {}: no candles", archive.dir.display())))?;
-    let from = match &args.from {
+    let from = match from {
         Some(text) => super::time_flag("--from", text)?,
         None => first,
     };
-    let to = match &args.to {
+    let to = match to {
         Some(text) => super::time_flag("--to", text)?,
         None => archive.end,
     };
@@ -89,7 +99,7 @@ fn schedule(archive: &Archive, args: &BacktestArgs) -> Result<Vec<i64>, UsageErr
             crate::clock::epoch(archive.end / 1000)
         )));
     }
-    Ok(backtest::grid(from, to, step_ms(args)?))
+    Ok(backtest::grid(from, to, step_ms(step)?))
 }
 
 /// What the output says of the history.

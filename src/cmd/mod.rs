@@ -15,6 +15,7 @@ pub mod rollback;
 pub mod rotation;
 pub mod show;
 pub mod snapshot;
+pub mod tune;
 
 use std::io::Write;
 use std::path::Path;
