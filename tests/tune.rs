@@ -108,7 +108,7 @@ fn tune(home: &Path, history: &Path, extra: &[&str]) -> serde_json::Value {
 fn on_pure_noise_tune_says_no_evidence() {
     let home = tempfile::tempdir().unwrap();
     let mut claims = Vec::new();
-    for seed in 1..=5 {
+    for seed in 1..=10 {
         let history = home.path().join(format!("noise{seed}"));
         write(&history, &[(Walk::Noise, 4e6); 14], seed);
         let out = tune(home.path(), &history, &["--seed", &seed.to_string()]);
