@@ -4,6 +4,7 @@
 
     python3 scripts/bench_year.py [--runs 5] [--dir /tmp/universe-year] [--baseline BINARY]
                                   [--symbols 500] [--days 365] [--shared ../shared]
+                                  [--tune-runs 3] [--tune-trials 200]
 
 It builds the release binary, makes the synthetic history once into --dir with
 scripts/synthetic_history.py (seed 17, from 2024-01-01: listings and delistings inside the
@@ -13,7 +14,9 @@ maximum of the wall time, CPU time and peak resident memory, with the machine. W
 --baseline (another build of universe) it also runs that build once on the same folder and
 compares every step of the two `--json` outputs: the decision (time, universe in order,
 hash, leverage, direction, replacements, regime, failure), then each portfolio's value; it
-prints how many steps agree and the first that does not. Uses only the Python standard library.
+prints how many steps agree and the first that does not. With --tune-runs N it also times
+`universe tune --step 30m --trials 200` (4 folds) on the same year N times. Uses only the Python
+standard library.
 """
 import argparse, json, os, platform, statistics, subprocess, sys, time
 
@@ -84,6 +87,8 @@ def main():
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--baseline", help="another build of universe to compare the steps with")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--tune-runs", type=int, default=0, help="time tune on the year this many times")
+    ap.add_argument("--tune-trials", type=int, default=200)
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, "target", "release", "universe")
@@ -104,6 +109,12 @@ def main():
         theirs = os.path.join(args.dir, ".bench-baseline.json")
         timed([args.baseline, *year[1:]], theirs)
         print(f"  against {args.baseline}: {compare(ours, theirs)}")
+    if args.tune_runs:
+        tune = [binary, "tune", "--history", args.dir, "--step", "30m", "--trials", str(args.tune_trials), "--json"]
+        out = os.path.join(args.dir, ".bench-tune.json")
+        report(f"tune, {args.tune_trials} trials, 4 folds, on the same year",
+               [timed(tune, out) for _ in range(args.tune_runs)])
+        print(f"  verdict: {json.load(open(out))['verdict']}")
     history = os.path.join(args.shared, "data", "binance-um-2023-07-history")
     if os.path.isdir(history):
         short = [binary, "backtest", "--history", history]

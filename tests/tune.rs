@@ -78,8 +78,8 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `universe tune --json` on `history` with small settings.
-fn tune(home: &Path, history: &Path, extra: &[&str]) -> serde_json::Value {
+/// `universe tune` on `history` with small settings, then `extra`.
+fn small<'a>(history: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "tune",
         "--history",
@@ -88,18 +88,17 @@ fn tune(home: &Path, history: &Path, extra: &[&str]) -> serde_json::Value {
         "1h",
         "--top",
         "4",
-        "--trials",
-        "40",
-        "--folds",
-        "3",
-        "--blocks",
-        "8",
-        "--draws",
-        "10",
-        "--json",
     ];
+    args.extend_from_slice(&["--folds", "3", "--blocks", "8", "--draws", "10"]);
     args.extend_from_slice(extra);
-    let run = universe(home, &args);
+    args
+}
+
+/// `universe tune --json` with small settings and 40 trials.
+fn tune(home: &Path, history: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut more = vec!["--trials", "40", "--json"];
+    more.extend_from_slice(extra);
+    let run = universe(home, &small(history, &more));
     run.assert_code(0);
     run.json()
 }
@@ -239,23 +238,7 @@ fn a_seed_repeats_byte_for_byte_and_the_configured_weights_are_backtest() {
     let home = tempfile::tempdir().unwrap();
     let history = home.path().join("noise");
     write(&history, &[(Walk::Noise, 4e6); 14], 5);
-    let args = [
-        "tune",
-        "--history",
-        path(&history),
-        "--step",
-        "1h",
-        "--top",
-        "4",
-        "--trials",
-        "20",
-        "--folds",
-        "3",
-        "--blocks",
-        "8",
-        "--draws",
-        "10",
-    ];
+    let args = small(&history, &["--trials", "20"]);
     let a = universe(home.path(), &args);
     a.assert_code(0);
     assert_eq!(a.stdout, universe(home.path(), &args).stdout);

@@ -29,9 +29,9 @@ pub fn run(settings: &Settings, args: &TuneArgs) -> anyhow::Result<ExitCode> {
     )?;
     let options = options(settings, args)?;
     let config = crate::backtest::decision(settings);
-    let tuned = tune::tune(&archive, &config, &times, &options)
-        .map_err(|e| UsageError(format!("--history {}: {e}", args.history.display())))?;
-    drop(archive);
+    let history = args.history.display();
+    let tuned = tune::tune(archive, &config, &times, &options)
+        .map_err(|e| UsageError(format!("--history {history}: {e}")))?;
     let verdict = verdict(&tuned);
     if let Some(path) = &args.report {
         std::fs::write(path, tune::report::page(&tuned, &verdict))

@@ -130,9 +130,10 @@ impl Tuned {
 #[error("{0}")]
 pub struct TuneError(pub String);
 
-/// Tunes the score weights on `archive` at `times`.
+/// Tunes the score weights on `archive` at `times`. The history is freed once every step
+/// is assessed and every move read: the trials need nothing else of it.
 pub fn tune(
-    archive: &Archive,
+    archive: Archive,
     config: &Config,
     times: &[i64],
     options: &Options,
@@ -142,9 +143,10 @@ pub fn tune(
         .space
         .sample(config.weights, options.trials, options.seed)
         .map_err(TuneError)?;
-    let moments = trial::moments(archive, config, times);
-    let places = trial::places(archive);
-    let moves = Moves::new(archive, times);
+    let moments = trial::moments(&archive, config, times);
+    let places = trial::places(&archive);
+    let moves = Moves::new(&archive, times);
+    drop(archive);
     let run = |range: std::ops::Range<usize>, weight_at: &dyn Fn(usize) -> Weights| {
         trial::replay(
             &moments[range],
