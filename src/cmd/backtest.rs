@@ -257,7 +257,9 @@ fn write_json(
     ));
     document.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = output::stdout_json();
-    serde_json::to_writer_pretty(&mut out, &Document(document))?;
+    // compact: a year's steps list every eligible symbol of every step, and indenting
+    // each of those would triple the output
+    serde_json::to_writer(&mut out, &Document(document))?;
     writeln!(out)?;
     Ok(())
 }
