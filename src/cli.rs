@@ -76,6 +76,19 @@ pub enum Command {
     /// Choose the score weights walk-forward on a history, judged out of sample only,
     /// and say whether there is evidence they beat the configured ones.
     Tune(TuneArgs),
+    /// Write a new Ed25519 key pair for signing policies: the key file (mode 600) and its
+    /// public half, the entry policy.trusted_keys takes.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  universe keygen --out /etc/universe/signing.key\n\nThen set policy.signing_key_file to that file where policies are published, and\nadd the printed entry to policy.trusted_keys where they are checked (proof, consumers)."
+)]
+pub struct KeygenArgs {
+    /// The key file to create (never overwritten); its public half goes to FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +258,11 @@ pub struct GenerateArgs {
     /// Compute and print the result, write nothing (the store is only read).
     #[arg(long, env = "UNIVERSE_DRY_RUN")]
     pub dry_run: bool,
+
+    /// After each refresh, write Prometheus metrics here (node_exporter's textfile
+    /// collector folder), atomically: last success, last attempt and its outcome, size…
+    #[arg(long, env = "UNIVERSE_METRICS_FILE", value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 
     /// Print JSON on stdout: every exchangeInfo symbol with its features, score and
     /// decision, or the reason it was excluded.

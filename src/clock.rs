@@ -4,6 +4,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the epoch, now, by the local clock.
+/// Seconds since the epoch, with their fraction.
+pub fn now_epoch_f64() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 pub fn now_epoch() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

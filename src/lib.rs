@@ -25,6 +25,7 @@ pub mod exit;
 pub mod features;
 pub(crate) mod history;
 pub mod market;
+pub(crate) mod metrics;
 pub mod output;
 pub(crate) mod pipeline;
 pub mod policy;
@@ -64,22 +65,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::resolve(file, args.overrides())?;
             cmd::generate::run(&settings, &cmd::generate::Options::from(&args))
         }
-        Command::Explain(args) => {
-            let settings = Settings::resolve(file, args.selection.knobs.overrides())?;
-            cmd::explain::run(&settings, &args)
-        }
+        Command::Explain(args) => cmd::explain::run(
+            &Settings::resolve(file, args.selection.knobs.overrides())?,
+            &args,
+        ),
         Command::Snapshot(args) => {
-            let settings = Settings::resolve(file, args.knobs.overrides())?;
-            cmd::snapshot::run(&settings, &args.out)
+            cmd::snapshot::run(&Settings::resolve(file, args.knobs.overrides())?, &args.out)
         }
-        Command::Show(args) => {
-            let format = match (args.json, args.audit_line) {
-                (true, _) => cmd::show::Format::Json,
-                (_, true) => cmd::show::Format::AuditLine,
-                _ => cmd::show::Format::Table,
-            };
-            cmd::show::run(&Settings::resolve(file, args.store.overrides())?, format)
-        }
+        Command::Show(args) => cmd::show::run(
+            &Settings::resolve(file, args.store.overrides())?,
+            cmd::show::Format::of(args.json, args.audit_line),
+        ),
         Command::Proof(args) => {
             cmd::proof::run(&Settings::resolve(file, args.knobs.overrides())?, args.json)
         }
@@ -101,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::resolve(file, args.knobs.overrides())?;
             cmd::backtest::run(&settings, &args)
         }
+        Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Tune(args) => {
             cmd::tune::run(&Settings::resolve(file, args.knobs.overrides())?, &args)
         }

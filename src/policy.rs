@@ -24,70 +24,7 @@ pub const MARKET: &str = "futures";
 pub const EXCHANGE_INFO_ENDPOINT: &str = "fapi/v1/exchangeInfo";
 pub const TICKER_24H_ENDPOINT: &str = "fapi/v1/ticker/24hr";
 
-/// Names of the policy's fields, as stored.
-pub mod field {
-    pub const UNIVERSE_SYMBOLS: &str = "universe_symbols";
-    pub const LEVERAGE_BY_SYMBOL: &str = "leverage_by_symbol";
-    pub const VALID_UNTIL: &str = "valid_until_epoch";
-    pub const CREATED_AT: &str = "created_at_epoch";
-    pub const POLICY_VERSION: &str = "policy_version";
-    pub const GENERATOR: &str = "generator";
-    pub const FEATURES_WINDOW: &str = "features_window";
-    pub const UNIVERSE_HASH: &str = "universe_hash";
-    pub const POLICY_HASH: &str = "policy_hash";
-    pub const VENUE: &str = "venue";
-    pub const MARKET: &str = "market";
-    pub const RUN_ID: &str = "run_id";
-    pub const SCORES: &str = "scores";
-    pub const REGIME: &str = "regime";
-    pub const ROLLBACK_OF: &str = "rollback_of";
-    pub const REQUEST_STATS: &str = "request_stats";
-    pub const HARVEST_PARAMS: &str = "harvest_params";
-    pub const KILL_PARAMS: &str = "kill_params";
-    pub const STATS_ENDPOINT: &str = "stats_endpoint";
-    pub const EXCHANGE_INFO_ENDPOINT: &str = "exchange_info_endpoint";
-    pub const TICKER_24H_ENDPOINT: &str = "ticker_24h_endpoint";
-    pub const METADATA_OK: &str = "metadata_ok";
-    pub const MISSING_FIELDS: &str = "missing_fields";
-
-    /// What the trading services' policy loader requires: a policy without any of these
-    /// is refused, and nothing is traded.
-    pub const REQUIRED_BY_SERVICES: [&str; 6] = [
-        UNIVERSE_SYMBOLS,
-        LEVERAGE_BY_SYMBOL,
-        HARVEST_PARAMS,
-        KILL_PARAMS,
-        VALID_UNTIL,
-        POLICY_VERSION,
-    ];
-
-    /// Every field the generator writes.
-    pub const ALL: [&str; 23] = [
-        UNIVERSE_SYMBOLS,
-        LEVERAGE_BY_SYMBOL,
-        VALID_UNTIL,
-        CREATED_AT,
-        POLICY_VERSION,
-        GENERATOR,
-        FEATURES_WINDOW,
-        UNIVERSE_HASH,
-        POLICY_HASH,
-        VENUE,
-        MARKET,
-        RUN_ID,
-        SCORES,
-        REGIME,
-        ROLLBACK_OF,
-        REQUEST_STATS,
-        HARVEST_PARAMS,
-        KILL_PARAMS,
-        STATS_ENDPOINT,
-        EXCHANGE_INFO_ENDPOINT,
-        TICKER_24H_ENDPOINT,
-        METADATA_OK,
-        MISSING_FIELDS,
-    ];
-}
+pub mod field;
 
 /// The exit-management parameters the trading side reads from the policy
 /// (`harvest_params`, `kill_params`). `universe` does not decide them; it carries them
@@ -218,8 +155,13 @@ pub struct Draft<'a> {
 }
 
 impl Draft<'_> {
-    /// The policy's string fields, `universe_hash` and `policy_hash` computed.
+    /// The policy's string fields, `universe_hash` and `policy_hash` computed; signed by
+    /// `signer` (over the bytes `policy_hash` hashes) when there is one.
     pub fn seal(self) -> Policy {
+        self.seal_signed(None)
+    }
+
+    pub fn seal_signed(self, signer: Option<&signing::Signer>) -> Policy {
         let mut fields: BTreeMap<String, String> = self.extra.clone();
         let mut set = |name: &str, value: String| {
             fields.insert(name.to_owned(), value);
@@ -251,7 +193,13 @@ impl Draft<'_> {
         if let Some(stats) = self.request_stats {
             set(field::REQUEST_STATS, stats);
         }
+        if let Some(signer) = signer {
+            set(field::KEY_ID, signer.key_id().to_owned());
+        }
         let hash = policy_hash(&fields);
+        if let Some(signer) = signer {
+            fields.insert(field::SIGNATURE.into(), signer.sign(&canonical(&fields)));
+        }
         fields.insert(field::POLICY_HASH.into(), hash);
         Policy { fields }
     }
@@ -359,15 +307,22 @@ pub fn universe_hash<S: AsRef<str>>(symbols: &[S]) -> String {
     crate::digest::sha256_hex(sorted.join(",").as_bytes())[..16].to_owned()
 }
 
-/// sha256 hex of the canonical serialisation of every field but `policy_hash`.
+/// sha256 hex of the canonical serialisation of every field but `policy_hash` and
+/// `signature`.
 pub fn policy_hash(fields: &BTreeMap<String, String>) -> String {
+    crate::digest::sha256_hex(&canonical(fields))
+}
+
+/// The canonical serialisation `policy_hash` hashes and the signature signs: a JSON
+/// object of every field but `policy_hash` and `signature`, names in byte order, no
+/// whitespace.
+pub fn canonical(fields: &BTreeMap<String, String>) -> Vec<u8> {
     let hashed: BTreeMap<&str, &str> = fields
         .iter()
-        .filter(|(name, _)| *name != field::POLICY_HASH)
+        .filter(|(name, _)| *name != field::POLICY_HASH && *name != field::SIGNATURE)
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    let canonical = serde_json::to_vec(&hashed).expect("strings serialise");
-    crate::digest::sha256_hex(&canonical)
+    serde_json::to_vec(&hashed).expect("strings serialise")
 }
 
 /// Compact JSON of a policy value.
@@ -376,6 +331,7 @@ fn json<T: Serialize + ?Sized>(value: &T) -> String {
 }
 
 mod legacy;
+pub mod signing;
 pub use legacy::{LEGACY_FIELDS, legacy_policy_hash};
 
 #[cfg(test)]

@@ -263,7 +263,7 @@ fn a_policy_the_python_generator_wrote_gets_a_clear_verdict() {
                 .stdout
                 .contains("has this policy_hash and universe_hash")
             && proof.stdout.contains("2100-01-01T00:00:00Z")
-            && proof.stdout.contains("all 11 checks passed"),
+            && proof.stdout.contains("all 12 checks passed"),
         "{}",
         proof.stdout
     );

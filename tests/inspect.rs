@@ -60,7 +60,7 @@ fn proof_fails_on_each_kind_of_tampering() {
     run.assert_code(0);
     assert_eq!(
         run.stdout.lines().filter(|l| l.contains(". PASS ")).count(),
-        11,
+        12,
         "{}",
         run.stdout
     );

@@ -39,7 +39,7 @@ fn a_refresh_publishes_and_proves_with_timestamped_lines() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("generate: published universe"), "{stderr}");
-    assert!(stderr.contains("proof: all 11 checks passed"), "{stderr}");
+    assert!(stderr.contains("proof: all 12 checks passed"), "{stderr}");
     // the line operators grep, in the Python deployment's form
     let audit: Vec<&str> = stderr
         .lines()
@@ -75,7 +75,7 @@ fn a_failed_generate_gives_its_code_even_when_the_old_policy_still_proves() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("proof: all 11 checks passed"),
+        stderr.contains("proof: all 12 checks passed"),
         "the previous policy stands: {stderr}"
     );
     assert!(stderr.contains("done: exit 3 (generate)"), "{stderr}");

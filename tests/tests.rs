@@ -3,6 +3,7 @@
 
 mod support;
 
+mod acl;
 mod backtest;
 mod cache;
 mod churn;
@@ -15,10 +16,12 @@ mod hostile;
 mod import;
 mod inspect;
 mod layout;
+mod metrics;
 mod operator;
 mod rotation;
 mod script;
 mod settings_table;
+mod signing;
 mod snapshot;
 mod tune;
 mod usage;

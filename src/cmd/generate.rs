@@ -29,6 +29,7 @@ pub struct Options {
     pub held: Option<Vec<String>>,
     pub dry_run: bool,
     pub json: bool,
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 impl From<&GenerateArgs> for Options {
@@ -38,13 +39,48 @@ impl From<&GenerateArgs> for Options {
             held: args.selection.held.clone(),
             dry_run: args.dry_run,
             json: args.json,
+            metrics_file: args.metrics_file.clone(),
         }
     }
 }
 
 pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let mut published = None;
+    let result = refresh(settings, options, started, &mut published);
+    if let Some(path) = options.metrics_file.as_ref().filter(|_| !options.dry_run) {
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(e) => match crate::exit::classify(e) {
+                ExitCode::FailClosed => "fail_closed",
+                ExitCode::Store => "store",
+                ExitCode::Usage => "usage",
+                _ => "failure",
+            },
+        };
+        let attempt = crate::metrics::Attempt {
+            at: crate::clock::now_epoch_f64(),
+            duration_s: started.elapsed().as_secs_f64(),
+            outcome,
+            published,
+        };
+        if let Err(e) = crate::metrics::write(path, &attempt) {
+            crate::warn!("universe: warning: --metrics-file {}: {e}", path.display());
+        }
+    }
+    result
+}
+
+/// The refresh itself; `published` says what was published, for the metrics.
+fn refresh(
+    settings: &Settings,
+    options: &Options,
+    started: Instant,
+    published_out: &mut Option<crate::metrics::Published>,
+) -> anyhow::Result<ExitCode> {
     let source_choice = SourceChoice::parse(options.source.as_deref())?;
+    // a key that cannot sign is found before the exchange is asked for anything
+    let signer = settings.signer()?;
     let (mut store, memory) = super::read_memory(
         settings,
         options.held.as_deref(),
@@ -63,7 +99,7 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     )
     .map_err(|e| e.into_error(!options.dry_run))?;
     warn_if_data_is_old(plan.refresh.overview.server_time, now, &source_choice);
-    let policy = seal(&plan, settings, now);
+    let policy = seal(&plan, settings, signer.as_ref(), now);
 
     let facts = crate::audit::RunFacts {
         started,
@@ -83,18 +119,39 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
+    if published.is_some() {
+        *published_out = Some(metrics_of(&policy, &plan, &memory, facts.data_age_s));
+    }
     super::grep_lines::write(&mut crate::output::stderr(), &plan, settings)?;
+    let published = published.as_deref();
     if options.json {
-        super::print_json(&report::report(
-            &policy,
-            &plan,
-            published.as_deref(),
-            started,
-        ))?;
+        super::print_json(&report::report(&policy, &plan, published, started))?;
     } else {
-        report::print_summary(&policy, &plan, published.as_deref(), started)?;
+        report::print_summary(&policy, &plan, published, started)?;
     }
     Ok(ExitCode::Success)
+}
+
+/// What the metrics say of a publish.
+fn metrics_of(
+    policy: &Policy,
+    plan: &Plan,
+    memory: &Memory,
+    data_age_s: i64,
+) -> crate::metrics::Published {
+    let previous = memory
+        .previous
+        .as_ref()
+        .and_then(|p| p.get(crate::policy::field::UNIVERSE_HASH));
+    crate::metrics::Published {
+        universe: plan.choice.size(),
+        replacements: plan.choice.replacements,
+        scored: plan.refresh.scored.len(),
+        weight: plan.refresh.usage.weight,
+        data_age_s,
+        changed: previous != policy.get(crate::policy::field::UNIVERSE_HASH),
+        latest_join: memory.joined_at.values().copied().max(),
+    }
 }
 
 /// Publishes the policy with its audit entry; then records the models seen. Returns
@@ -119,7 +176,12 @@ fn publish(
 }
 
 /// The policy of a plan, made now.
-fn seal(plan: &Plan, settings: &Settings, now: i64) -> Policy {
+fn seal(
+    plan: &Plan,
+    settings: &Settings,
+    signer: Option<&crate::policy::signing::Signer>,
+    now: i64,
+) -> Policy {
     let universe = plan.universe();
     let mut draft = Policy::draft(
         &universe,
@@ -132,7 +194,7 @@ fn seal(plan: &Plan, settings: &Settings, now: i64) -> Policy {
     draft.valid_for_s = settings.valid_for_s;
     draft.run_id = format!("{now}-{}", &hash[..8]);
     draft.request_stats = Some(report::request_stats(plan).to_string());
-    draft.seal()
+    draft.seal_signed(signer)
 }
 
 /// The policy's validity runs from the local clock, which the services reading it share;

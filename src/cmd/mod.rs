@@ -8,6 +8,7 @@ pub mod explain;
 pub mod generate;
 mod grep_lines;
 pub mod history;
+pub mod keygen;
 pub mod perf;
 pub mod proof;
 mod report;

@@ -102,6 +102,7 @@ fn checks(policy: &Policy, newest_audit: Option<&AuditRecord>, config: &Settings
         field_equals(policy, field::POLICY_VERSION, policy::POLICY_VERSION),
         universe_hash_check(policy, &symbols),
         policy_hash_check(policy),
+        signature_check(policy, &config.trusted_keys),
         validity_check(policy, crate::clock::now_epoch()),
         size_check(&symbols, &bounds),
         leverage_check(policy, symbols.as_deref().ok(), &bounds),
@@ -308,6 +309,25 @@ fn generator_check(policy: &Policy) -> Check {
     }
 }
 
+/// Signed by a trusted key (`verify_strict` over the bytes `policy_hash` hashes), when
+/// trusted keys are configured: then an unsigned policy fails.
+fn signature_check(policy: &Policy, trusted: &policy::signing::Trusted) -> Check {
+    let name = "signed by a trusted key";
+    if trusted.is_empty() {
+        let seen = match policy.get(field::KEY_ID) {
+            Some(id) => format!("signed by key {id}; no policy.trusted_keys to check it against"),
+            None => "unsigned; no policy.trusted_keys configured, so none is required".into(),
+        };
+        return check(name, true, seen);
+    }
+    match trusted.verify(policy.fields()) {
+        Ok(seen) => check(name, true, seen),
+        Err(why) => check(name, false, why),
+    }
+}
+
+/// The newest audit entry is this policy: an older policy put back in place (a replay)
+/// fails here, as the audit trail's newest entry is the policy published last.
 fn audit_check(policy: &Policy, newest: Option<&AuditRecord>) -> Check {
     let name = "the newest audit entry describes this policy";
     let Some(entry) = newest else {

@@ -177,7 +177,7 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         rollback_of: Some(get(field::RUN_ID)?.clone()),
         request_stats: None,
     };
-    Ok(draft.seal())
+    Ok(draft.seal_signed(settings.signer()?.as_ref()))
 }
 
 /// A JSON field of an audit entry, in the form the policy needs.

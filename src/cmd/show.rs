@@ -20,6 +20,17 @@ pub enum Format {
     AuditLine,
 }
 
+impl Format {
+    /// `--json` wins over `--audit-line`; neither: the table.
+    pub fn of(json: bool, audit_line: bool) -> Self {
+        match (json, audit_line) {
+            (true, _) => Self::Json,
+            (_, true) => Self::AuditLine,
+            _ => Self::Table,
+        }
+    }
+}
+
 pub fn run(settings: &Settings, format: Format) -> anyhow::Result<ExitCode> {
     let mut store = settings.open_store()?;
     let policy = store

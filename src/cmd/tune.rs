@@ -124,7 +124,6 @@ fn shares(w: &Weights) -> String {
 /// The out-of-sample figures, the folds, the weights' stability and the statistics.
 fn table(t: &Tuned, o: &Options) -> String {
     let oos = &t.oos;
-    let per_year = 365.0 * 86_400_000.0 / (t.times[1] - t.times[0]) as f64;
     let mut out = format!(
         "tune {} → {}: {} steps, {} trials, {} folds, objective {}; out of sample {} → {} ({} steps)\n",
         when(t, 0),
@@ -137,6 +136,38 @@ fn table(t: &Tuned, o: &Options) -> String {
         when(t, oos.to - 1),
         oos.to - oos.from
     );
+    out.push_str(&out_of_sample(t));
+    out.push_str(&folds(t, o));
+    out.push_str(&stability(t));
+    let _ = writeln!(
+        out,
+        "deflated Sharpe ratio {:.3}: the out-of-sample excess over the configured weights has a Sharpe ratio of {:.4} per step over {} steps (skew {:.2}, kurtosis {:.2}); the best of {} trials would show {:.4} by luck ({:.3} with the trials' own spread of Sharpe ratios, variance {:.4})",
+        t.deflated_sharpe,
+        t.excess.sharpe,
+        t.excess.n,
+        t.excess.skew,
+        t.excess.kurtosis,
+        t.trials.len(),
+        t.expected_max_sharpe,
+        t.deflated_by_spread,
+        t.trials_sharpe_variance
+    );
+    let _ = writeln!(
+        out,
+        "PBO {:.3}: over {} halvings of {} blocks",
+        t.pbo,
+        t.logits.len(),
+        o.blocks
+    );
+    let _ = writeln!(out, "verdict: {}", verdict(t));
+    out
+}
+
+/// The out-of-sample figures of the chosen and configured weights, and the random band.
+fn out_of_sample(t: &Tuned) -> String {
+    let oos = &t.oos;
+    let per_year = 365.0 * 86_400_000.0 / (t.times[1] - t.times[0]) as f64;
+    let mut out = String::new();
     out.push_str(
         "out of sample                      total   sharpe   max dd   replacements/refresh\n",
     );
@@ -162,29 +193,6 @@ fn table(t: &Tuned, o: &Options) -> String {
         100.0 * (band.p05.last().unwrap_or(&1.0) - 1.0),
         100.0 * (band.p95.last().unwrap_or(&1.0) - 1.0)
     );
-    out.push_str(&folds(t, o));
-    out.push_str(&stability(t));
-    let _ = writeln!(
-        out,
-        "deflated Sharpe ratio {:.3}: the out-of-sample excess over the configured weights has a Sharpe ratio of {:.4} per step over {} steps (skew {:.2}, kurtosis {:.2}); the best of {} trials would show {:.4} by luck ({:.3} with the trials' own spread of Sharpe ratios, variance {:.4})",
-        t.deflated_sharpe,
-        t.excess.sharpe,
-        t.excess.n,
-        t.excess.skew,
-        t.excess.kurtosis,
-        t.trials.len(),
-        t.expected_max_sharpe,
-        t.deflated_by_spread,
-        t.trials_sharpe_variance
-    );
-    let _ = writeln!(
-        out,
-        "PBO {:.3}: over {} halvings of {} blocks",
-        t.pbo,
-        t.logits.len(),
-        o.blocks
-    );
-    let _ = writeln!(out, "verdict: {}", verdict(t));
     out
 }
 

@@ -48,6 +48,10 @@ pub struct Settings {
     pub store: Location,
     pub keys: Keys,
     pub valid_for_s: u64,
+    /// `policy.signing_key_file`: where the key that signs each policy is; `None`: unsigned.
+    pub signing_key_file: Option<PathBuf>,
+    /// `policy.trusted_keys`: the keys `proof` accepts a signature by.
+    pub trusted_keys: crate::policy::signing::Trusted,
     /// `[policy.extra]`: field name → JSON text, written into the policy as given.
     pub extra: BTreeMap<String, String>,
     /// `[policy.harvest_params]`, `[policy.kill_params]`: carried into the policy.
@@ -65,6 +69,18 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The key that signs policies, if one is configured; a key file that cannot be read,
+    /// or that others may read, is a usage error.
+    pub fn signer(&self) -> Result<Option<crate::policy::signing::Signer>, UsageError> {
+        self.signing_key_file
+            .as_deref()
+            .map(|path| {
+                crate::policy::signing::Signer::from_file(path)
+                    .map_err(|e| UsageError(format!("policy.signing_key_file: {e}")))
+            })
+            .transpose()
+    }
+
     /// Opens the configured store.
     pub fn open_store(&self) -> Result<Box<dyn crate::store::Store>, crate::error::StoreError> {
         self.store.open(&self.keys, self.tls_ca.as_deref())
@@ -160,6 +176,8 @@ fn assemble(v: &mut Values) -> Result<Settings, UsageError> {
         lists: lists(v, top)?,
         keys: store_keys(v),
         valid_for_s: v.whole("policy.valid_for_s"),
+        signing_key_file: signing_key_file(v),
+        trusted_keys: trusted_keys(v)?,
         rotation: rotation(v, top)?,
         cache_dir: cache_dir(v, &store),
         store,
@@ -184,6 +202,17 @@ fn size(v: &mut Values) -> Result<(usize, usize), UsageError> {
         ));
     }
     Ok((top, min_symbols))
+}
+
+fn signing_key_file(v: &Values) -> Option<PathBuf> {
+    Some(v.text("policy.signing_key_file"))
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+}
+
+fn trusted_keys(v: &Values) -> Result<crate::policy::signing::Trusted, UsageError> {
+    crate::policy::signing::Trusted::parse(&v.list("policy.trusted_keys"))
+        .map_err(|e| UsageError(format!("policy.trusted_keys: {e}")))
 }
 
 fn exchange(v: &Values) -> ClientSettings {

@@ -11,7 +11,10 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// What the harness authenticates with: `:password`, or `user:password`.
     password: Option<String>,
+    /// The configuration file (with its users) the server runs with, if any.
+    acl: Option<PathBuf>,
     /// With TLS: the CA that signed the server's certificate.
     pub tls_ca: Option<PathBuf>,
 }
@@ -23,7 +26,31 @@ impl RedisServer {
 
     /// A server that requires `AUTH password`.
     pub fn start_with_password(password: &str) -> Self {
-        Self::start_with(Some(password.to_owned()), false)
+        Self::start_with(Some(format!(":{password}")), false)
+    }
+
+    /// A server configured with `acl` (`user` directives in redis.conf's format) and an
+    /// `admin` user, which the harness itself uses, with password `admin-password`.
+    pub fn start_with_acl(acl: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("redis.conf");
+        let users = format!("{acl}\nuser admin on >admin-password ~* &* +@all\n");
+        std::fs::write(&file, users).expect("the users file");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            password: Some("admin:admin-password".into()),
+            acl: Some(file),
+            tls_ca: None,
+        };
+        server.launch();
+        server
+    }
+
+    /// The URL of `user` with `password` on this server.
+    pub fn url_of(&self, user: &str, password: &str) -> String {
+        format!("redis://{user}:{password}@127.0.0.1:{}/0", self.port)
     }
 
     /// A server that speaks only TLS (`rediss://`), with a certificate for 127.0.0.1
@@ -43,6 +70,7 @@ impl RedisServer {
             port: free_port(),
             dir,
             password,
+            acl: None,
             tls_ca,
         };
         server.launch();
@@ -53,6 +81,10 @@ impl RedisServer {
     /// append-only file so that what was written survives a restart.
     fn launch(&mut self) {
         let mut command = Command::new("redis-server");
+        if let Some(file) = &self.acl {
+            // a configuration file comes first; the flags below override it
+            command.arg(file);
+        }
         let port = self.port.to_string();
         if self.tls_ca.is_some() {
             let file = |name: &str| self.dir.path().join(name);
@@ -81,8 +113,8 @@ impl RedisServer {
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(password) = &self.password {
-            command.args(["--requirepass", password]);
+        if let (None, Some(password)) = (&self.acl, &self.password) {
+            command.args(["--requirepass", password.trim_start_matches(':')]);
         }
         let child = command.spawn().unwrap_or_else(|e| {
             panic!("cannot start redis-server ({e}): install it (apt-get install redis-server); .ci/run does")
@@ -114,7 +146,7 @@ impl RedisServer {
     pub fn url(&self) -> String {
         match (&self.password, &self.tls_ca) {
             (_, Some(_)) => format!("rediss://127.0.0.1:{}/0", self.port),
-            (Some(password), None) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
+            (Some(credentials), None) => format!("redis://{credentials}@127.0.0.1:{}/0", self.port),
             (None, None) => format!("redis://127.0.0.1:{}/0", self.port),
         }
     }
