@@ -152,6 +152,10 @@ pub struct Draft<'a> {
     pub rollback_of: Option<String>,
     /// What the refresh cost the exchange (JSON), for a policy made by a refresh.
     pub request_stats: Option<String>,
+    /// The exchange's time of the data (epoch seconds), when known.
+    pub data_as_of: Option<i64>,
+    /// When the next refresh is due (epoch seconds).
+    pub next_refresh: Option<i64>,
 }
 
 impl Draft<'_> {
@@ -192,6 +196,12 @@ impl Draft<'_> {
         }
         if let Some(stats) = self.request_stats {
             set(field::REQUEST_STATS, stats);
+        }
+        if let Some(at) = self.data_as_of {
+            set(field::DATA_AS_OF, at.to_string());
+        }
+        if let Some(at) = self.next_refresh {
+            set(field::NEXT_REFRESH, at.to_string());
         }
         if let Some(signer) = signer {
             set(field::KEY_ID, signer.key_id().to_owned());
@@ -240,6 +250,8 @@ impl Policy {
             exit_params,
             rollback_of: None,
             request_stats: None,
+            data_as_of: None,
+            next_refresh: None,
         }
     }
 

@@ -97,6 +97,13 @@ fn a_default_generate_meets_the_contract_the_services_load() {
     let valid_until: f64 = policy["valid_until_epoch"].parse().unwrap();
     assert!(valid_until > crate::support::now_ms() as f64 / 1000.0);
     assert_eq!(policy["policy_version"], "1.0.0-ai-v1");
+    // when its data is from and when the next refresh is due (additive fields)
+    let epoch = |field: &str| policy[field].parse::<i64>().unwrap();
+    assert!((0..300).contains(&(epoch("created_at_epoch") - epoch("data_as_of"))));
+    assert_eq!(
+        epoch("next_refresh_epoch"),
+        epoch("created_at_epoch") + 1800
+    );
 
     // the metadata the deployed writer adds and its proofs grep
     for (field, value) in [

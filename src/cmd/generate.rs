@@ -194,6 +194,8 @@ fn seal(
     draft.valid_for_s = settings.valid_for_s;
     draft.run_id = format!("{now}-{}", &hash[..8]);
     draft.request_stats = Some(report::request_stats(plan).to_string());
+    draft.data_as_of = Some(plan.refresh.overview.server_time.div_euclid(1000));
+    draft.next_refresh = Some(now + settings.refresh_interval_s as i64);
     draft.seal_signed(signer)
 }
 

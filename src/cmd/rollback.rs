@@ -176,6 +176,12 @@ fn republish(entry: &AuditRecord, settings: &Settings) -> anyhow::Result<crate::
         exit_params: &settings.exit_params,
         rollback_of: Some(get(field::RUN_ID)?.clone()),
         request_stats: None,
+        // the universe republished is as old as the data it was made from
+        data_as_of: entry
+            .fields
+            .get(field::DATA_AS_OF)
+            .and_then(|t| t.parse().ok()),
+        next_refresh: Some(now + settings.refresh_interval_s as i64),
     };
     Ok(draft.seal_signed(settings.signer()?.as_ref()))
 }

@@ -23,6 +23,10 @@ pub const EXCHANGE_INFO_ENDPOINT: &str = "exchange_info_endpoint";
 pub const TICKER_24H_ENDPOINT: &str = "ticker_24h_endpoint";
 pub const METADATA_OK: &str = "metadata_ok";
 pub const MISSING_FIELDS: &str = "missing_fields";
+/// When the exchange data the policy was made from is from, and when the next refresh is
+/// due (epoch seconds): what readers of freqtrade-style lists ask for.
+pub const DATA_AS_OF: &str = "data_as_of";
+pub const NEXT_REFRESH: &str = "next_refresh_epoch";
 /// Which key signed the policy (inside the signed bytes), and the signature (outside).
 pub const KEY_ID: &str = "key_id";
 pub const SIGNATURE: &str = "signature";
@@ -39,7 +43,9 @@ pub const REQUIRED_BY_SERVICES: [&str; 6] = [
 ];
 
 /// Every field the generator writes.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 27] = [
+    DATA_AS_OF,
+    NEXT_REFRESH,
     KEY_ID,
     SIGNATURE,
     UNIVERSE_SYMBOLS,

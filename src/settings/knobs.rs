@@ -204,6 +204,8 @@ pub static KNOBS: &[Knob] = &[
     knob("store.trades_group", KEY, "\"universe\"", None, "…through this consumer group"),
     knob("policy.valid_for_s", whole(60, 7 * 86_400), "3600", flag("valid-for", "UNIVERSE_VALID_FOR", "SECONDS", VALIDITY),
         "Seconds the published policy stays valid, from when it is made (local clock)"),
+    knob("policy.refresh_interval_s", whole(60, 7 * 86_400), "1800", None,
+        "Seconds between scheduled refreshes (the timer's), for the policy's next_refresh_epoch"),
     knob("policy.signing_key_file", ANY_TEXT, "\"\"", None,
         "File of the Ed25519 key that signs each policy (universe keygen writes one; readable by its owner only); empty: policies are not signed"),
     knob("policy.trusted_keys", Kind::List, "[]", None,

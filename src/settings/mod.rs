@@ -48,6 +48,8 @@ pub struct Settings {
     pub store: Location,
     pub keys: Keys,
     pub valid_for_s: u64,
+    /// `policy.refresh_interval_s`: when the next refresh is due, after a publish.
+    pub refresh_interval_s: u64,
     /// `policy.signing_key_file`: where the key that signs each policy is; `None`: unsigned.
     pub signing_key_file: Option<PathBuf>,
     /// `policy.trusted_keys`: the keys `proof` accepts a signature by.
@@ -176,6 +178,7 @@ fn assemble(v: &mut Values) -> Result<Settings, UsageError> {
         lists: lists(v, top)?,
         keys: store_keys(v),
         valid_for_s: v.whole("policy.valid_for_s"),
+        refresh_interval_s: v.whole("policy.refresh_interval_s"),
         signing_key_file: signing_key_file(v),
         trusted_keys: trusted_keys(v)?,
         rotation: rotation(v, top)?,
