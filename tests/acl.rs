@@ -37,6 +37,34 @@ fn refused(con: &mut ::redis::Connection, args: &[&str]) {
     );
 }
 
+/// The writer folds one closed trade (written by `admin`) into a performance record.
+fn ingest_one_trade(home: &std::path::Path, admin: &mut ::redis::Connection, writer: &str) {
+    let trade = [
+        ("event_type", "trade.closed"),
+        ("symbol", "S01USDT"),
+        ("side", "LONG"),
+        ("entry_price", "100"),
+        ("exit_price", "101"),
+        ("pnl_percent", "1.0"),
+        ("timestamp", "1773559629"),
+    ];
+    let mut xadd = ::redis::cmd("XADD");
+    xadd.arg("quantum:stream:trade.closed").arg("*");
+    for (k, v) in trade {
+        xadd.arg(k).arg(v);
+    }
+    let _: String = xadd.query(admin).unwrap();
+    universe(home, &["perf", "ingest", "--store", writer]).assert_code(0);
+    let record: BTreeMap<String, String> = ::redis::cmd("HGETALL")
+        .arg("quantum:symbol:performance:S01USDT")
+        .query(admin)
+        .unwrap();
+    assert!(
+        !record.is_empty(),
+        "the trade was folded into a performance record"
+    );
+}
+
 #[test]
 fn each_user_of_the_acl_file_can_do_its_job_and_nothing_else() {
     let home = tempfile::tempdir().unwrap();
@@ -59,30 +87,7 @@ fn each_user_of_the_acl_file_can_do_its_job_and_nothing_else() {
     // the writer publishes (reading the open positions) and ingests closed trades
     generate(home.path(), &exchange, &writer, &[]).assert_code(0);
     generate(home.path(), &exchange, &writer, &[]).assert_code(0);
-    let trade = [
-        ("event_type", "trade.closed"),
-        ("symbol", "S01USDT"),
-        ("side", "LONG"),
-        ("entry_price", "100"),
-        ("exit_price", "101"),
-        ("pnl_percent", "1.0"),
-        ("timestamp", "1773559629"),
-    ];
-    let mut xadd = ::redis::cmd("XADD");
-    xadd.arg("quantum:stream:trade.closed").arg("*");
-    for (k, v) in trade {
-        xadd.arg(k).arg(v);
-    }
-    let _: String = xadd.query(&mut admin).unwrap();
-    universe(home.path(), &["perf", "ingest", "--store", &writer]).assert_code(0);
-    let record: BTreeMap<String, String> = ::redis::cmd("HGETALL")
-        .arg("quantum:symbol:performance:S01USDT")
-        .query(&mut admin)
-        .unwrap();
-    assert!(
-        !record.is_empty(),
-        "the trade was folded into a performance record"
-    );
+    ingest_one_trade(home.path(), &mut admin, &writer);
 
     // the reader reads the policy and the update stream, and can prove the policy
     let mut as_reader = ::redis::Client::open(reader.as_str())
@@ -133,6 +138,16 @@ fn each_user_of_the_acl_file_can_do_its_job_and_nothing_else() {
         refused(con, &["EVAL", "return redis.call('FLUSHALL')", "0"]);
         refused(con, &["SHUTDOWN", "NOSAVE"]);
     }
+    // a refresh that fails records it, and the reader sees it
+    exchange.fault("exchangeInfo", Some(1), crate::support::Fault::Banned);
+    generate(home.path(), &exchange, &writer, &[]).assert_code(3);
+    let show = universe(home.path(), &["show", "--store", &reader]);
+    show.assert_code(0);
+    assert!(
+        show.stdout.contains("refreshes failing: 1 in a row"),
+        "{}",
+        show.stdout
+    );
     let theirs: String = ::redis::cmd("GET")
         .arg("quantum:other")
         .query(&mut admin)

@@ -257,8 +257,8 @@ fn the_default_store_is_the_file_store_in_the_state_folder() {
     assert_eq!(policy["generator"], "ai_universe_v1");
     assert_eq!(
         policy.len(),
-        22,
-        "13 fields, the regime, the request stats, harvest_params, kill_params and the 5 metadata fields"
+        24,
+        "13 fields, the regime, the request stats, harvest_params, kill_params, the 5 metadata fields, data_as_of and next_refresh_epoch"
     );
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert_eq!(audit.lines().count(), 1);

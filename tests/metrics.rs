@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{FakeBinance, Fault, generate, market_now};
+use crate::support::{FakeBinance, Fault, generate, market_now, universe};
 
 /// `promtool check metrics` on `file`: what it said when it refused.
 fn promtool_check_metrics(file: &Path) {
@@ -93,6 +93,40 @@ fn metrics_say_what_a_refresh_did_and_keep_the_last_success_through_a_failure() 
         "the policy in force is the last success's"
     );
     assert!(!home.path().join("universe.prom.partial").exists());
+}
+
+#[test]
+fn show_and_diff_hash_tell_refreshes_that_keep_failing_from_a_quiet_market() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let store = format!("file:{}", home.path().join("store").display());
+    let says = |command: &str| universe(home.path(), &[command, "--store", &store]).stdout;
+    generate(home.path(), &exchange, &store, &[]).assert_code(0);
+    assert!(says("show").contains("no failed refresh recorded"));
+    // the next two refreshes are banned (418), the one after is not
+    exchange.fault("exchangeInfo", Some(2), Fault::Banned);
+    for _ in 0..2 {
+        generate(home.path(), &exchange, &store, &[]).assert_code(3);
+    }
+    for command in ["show", "diff-hash"] {
+        let out = says(command);
+        assert!(
+            out.contains("refreshes failing: 2 in a row since this policy was published")
+                && out.contains("(fail_closed): ")
+                && out.contains("418"),
+            "{command}: {out}"
+        );
+    }
+    // the record is beside the policy, never in it
+    let policy = std::fs::read_to_string(home.path().join("store/policy.json")).unwrap();
+    assert!(!policy.contains("fail_closed"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    generate(home.path(), &exchange, &store, &[]).assert_code(0);
+    assert!(
+        says("show").contains("no refresh has failed since this policy was published"),
+        "{}",
+        says("show")
+    );
 }
 
 #[test]

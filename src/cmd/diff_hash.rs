@@ -75,6 +75,11 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
             store.describe()
         );
     }
+    let failure = store.last_failure()?;
+    let published = store
+        .load_policy()?
+        .and_then(|p| p.epoch(crate::policy::field::CREATED_AT).ok());
+    let failing = crate::store::Failure::describe(failure.as_ref(), published);
     let all_changes = changes(&entries);
     let (recent, summary) = summarise(&entries, &all_changes, &spans, crate::clock::now_epoch());
     if spans.json {
@@ -83,9 +88,12 @@ pub fn run(settings: &Settings, args: &DiffHashArgs) -> anyhow::Result<ExitCode>
             "since_s": spans.since.as_secs(),
             "changes": recent,
             "summary": summary,
+            "last_failure": failure,
+            "failing": failing,
         }))?;
     } else {
         print_text(&store.describe(), &spans, &recent, &summary)?;
+        writeln!(crate::output::stdout(), "{failing}")?;
     }
     if summary.stuck {
         crate::warn!(

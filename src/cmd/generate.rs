@@ -48,16 +48,19 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut published = None;
     let result = refresh(settings, options, started, &mut published);
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => match crate::exit::classify(e) {
+            ExitCode::FailClosed => "fail_closed",
+            ExitCode::Store => "store",
+            ExitCode::Usage => "usage",
+            _ => "failure",
+        },
+    };
+    if let (Err(e), "fail_closed" | "failure", false) = (&result, outcome, options.dry_run) {
+        record_failure(settings, outcome, e);
+    }
     if let Some(path) = options.metrics_file.as_ref().filter(|_| !options.dry_run) {
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(e) => match crate::exit::classify(e) {
-                ExitCode::FailClosed => "fail_closed",
-                ExitCode::Store => "store",
-                ExitCode::Usage => "usage",
-                _ => "failure",
-            },
-        };
         let attempt = crate::metrics::Attempt {
             at: crate::clock::now_epoch_f64(),
             duration_s: started.elapsed().as_secs_f64(),
@@ -69,6 +72,34 @@ pub fn run(settings: &Settings, options: &Options) -> anyhow::Result<ExitCode> {
         }
     }
     result
+}
+
+/// Records a failed refresh in the store beside the policy (never in it), counting the
+/// failures in a row since the policy there was published. A store that cannot take it
+/// is named on stderr: the refresh has failed already, and says why.
+fn record_failure(settings: &Settings, outcome: &str, error: &anyhow::Error) {
+    let recorded = settings.open_store().and_then(|mut store| {
+        let published = store
+            .load_policy()
+            .ok()
+            .flatten()
+            .and_then(|p| p.epoch(crate::policy::field::CREATED_AT).ok());
+        let before = store.last_failure()?;
+        let in_a_row = match before {
+            Some(f) if published.is_none_or(|at| f.at_epoch >= at) => f.in_a_row + 1,
+            _ => 1,
+        };
+        let reason: String = format!("{error:#}").chars().take(1000).collect();
+        store.record_failure(&crate::store::Failure {
+            at_epoch: crate::clock::now_epoch(),
+            outcome: outcome.to_owned(),
+            reason,
+            in_a_row,
+        })
+    });
+    if let Err(e) = recorded {
+        crate::warn!("universe: warning: the failure could not be recorded in the store: {e}");
+    }
 }
 
 /// The refresh itself; `published` says what was published, for the metrics.

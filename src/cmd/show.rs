@@ -36,9 +36,22 @@ pub fn run(settings: &Settings, format: Format) -> anyhow::Result<ExitCode> {
     let policy = store
         .load_policy()?
         .with_context(|| format!("no policy has been published to {}", store.describe()))?;
+    let failure = store.last_failure()?;
+    let failing = crate::store::Failure::describe(
+        failure.as_ref(),
+        optional_epoch(&policy, field::CREATED_AT)?,
+    );
     match format {
-        Format::Json => super::print_json(&to_json(&policy)?)?,
-        Format::Table => print_table(&policy, &store.describe())?,
+        Format::Json => {
+            let mut json = to_json(&policy)?;
+            json["last_failure"] = serde_json::json!(failure);
+            json["failing"] = serde_json::json!(failing);
+            super::print_json(&json)?;
+        }
+        Format::Table => {
+            print_table(&policy, &store.describe())?;
+            writeln!(crate::output::stdout(), "{failing}")?;
+        }
         Format::AuditLine => writeln!(crate::output::stdout(), "{}", audit_line(&policy)?)?,
     }
     Ok(ExitCode::Success)

@@ -202,6 +202,7 @@ pub static KNOBS: &[Knob] = &[
     knob("store.models_seen_key", KEY, "\"models:seen\"", None, "JSON list of the model files already seen"),
     knob("store.trades_stream", KEY, "\"stream:trade.closed\"", None, "Closed trades that `perf ingest` reads…"),
     knob("store.trades_group", KEY, "\"universe\"", None, "…through this consumer group"),
+    knob("store.failure_key", KEY, "\"refresh:last_failure\"", None, "Hash of the last refresh that failed (when, how, why, how many in a row)"),
     knob("policy.valid_for_s", whole(60, 7 * 86_400), "3600", flag("valid-for", "UNIVERSE_VALID_FOR", "SECONDS", VALIDITY),
         "Seconds the published policy stays valid, from when it is made (local clock)"),
     knob("policy.refresh_interval_s", whole(60, 7 * 86_400), "1800", None,

@@ -318,6 +318,7 @@ fn store_keys(v: &Values) -> Keys {
         models_seen: v.text("store.models_seen_key"),
         trades: v.text("store.trades_stream"),
         trades_group: v.text("store.trades_group"),
+        failure: v.text("store.failure_key"),
     }
 }
 

@@ -7,7 +7,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{ModelBaseline, PerformanceRecords, PolicyStore, Publication, TradingRecords};
+use super::{
+    Failure, FailureLog, ModelBaseline, PerformanceRecords, PolicyStore, Publication,
+    TradingRecords,
+};
 use crate::error::{StoreError, StoreFault};
 use crate::policy::{Policy, field};
 use crate::rotation::perf::Performance;
@@ -16,6 +19,7 @@ pub const POLICY_FILE: &str = "policy.json";
 pub const PERFORMANCE_FILE: &str = "performance.json";
 pub const MODELS_FILE: &str = "models_seen.json";
 pub const AUDIT_FILE: &str = "audit.jsonl";
+pub const FAILURE_FILE: &str = "last_failure.json";
 const LOCK_FILE: &str = ".lock";
 
 #[derive(Debug)]
@@ -274,6 +278,24 @@ impl TradingRecords for FileStore {
                 Ok(Vec::new())
             }
         }
+    }
+}
+
+impl FailureLog for FileStore {
+    fn record_failure(&mut self, failure: &Failure) -> Result<(), StoreError> {
+        self.locked(|store| store.replace_json(FAILURE_FILE, failure))
+    }
+
+    fn last_failure(&mut self) -> Result<Option<Failure>, StoreError> {
+        let path = self.dir.join(FAILURE_FILE);
+        let Ok(bytes) = fs::read(&path) else {
+            return Ok(None);
+        };
+        let failure = serde_json::from_slice(&bytes);
+        if let Err(e) = &failure {
+            crate::warn!("universe: warning: skipping {}: {e}", path.display());
+        }
+        Ok(failure.ok())
     }
 }
 

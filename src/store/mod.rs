@@ -43,6 +43,8 @@ pub struct Keys {
     /// The stream of closed trades `perf ingest` reads, and its consumer group.
     pub trades: String,
     pub trades_group: String,
+    /// The last refresh that failed (a hash).
+    pub failure: String,
 }
 
 impl Default for Keys {
@@ -57,6 +59,7 @@ impl Default for Keys {
             models_seen: "models:seen".into(),
             trades: "stream:trade.closed".into(),
             trades_group: "universe".into(),
+            failure: "refresh:last_failure".into(),
         }
     }
 }
@@ -86,6 +89,9 @@ impl Keys {
     }
     pub fn trades_key(&self) -> String {
         format!("{}{}", self.prefix, self.trades)
+    }
+    pub fn failure_key(&self) -> String {
+        format!("{}{}", self.prefix, self.failure)
     }
 }
 
@@ -192,10 +198,13 @@ pub trait ModelBaseline {
     ) -> Result<(), StoreError>;
 }
 
-/// A store that does all four (Redis and the file store): what `generate` opens.
-pub trait Store: PolicyStore + AuditLog + TradingRecords + ModelBaseline {}
+mod failure;
+pub use failure::{Failure, FailureLog};
 
-impl<T: PolicyStore + AuditLog + TradingRecords + ModelBaseline> Store for T {}
+/// A store that does all five (Redis and the file store): what `generate` opens.
+pub trait Store: PolicyStore + AuditLog + TradingRecords + ModelBaseline + FailureLog {}
+
+impl<T: PolicyStore + AuditLog + TradingRecords + ModelBaseline + FailureLog> Store for T {}
 
 /// Where a store lives, parsed from `--store` / `UNIVERSE_STORE`.
 #[derive(Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use redis::{Connection, Value};
 
 use super::{
-    AuditLog, AuditPage, AuditRecord, Keys, ModelBaseline, PerformanceRecords, PolicyStore,
-    Publication, STREAM_MAX_LEN, TradingRecords,
+    AuditLog, AuditPage, AuditRecord, Failure, FailureLog, Keys, ModelBaseline, PerformanceRecords,
+    PolicyStore, Publication, STREAM_MAX_LEN, TradingRecords,
 };
 use crate::error::{StoreError, StoreFault};
 use crate::policy::{Policy, field};
@@ -232,6 +232,42 @@ impl TradingRecords for RedisStore {
             .collect();
         symbols.sort();
         Ok(symbols)
+    }
+}
+
+impl FailureLog for RedisStore {
+    fn record_failure(&mut self, failure: &Failure) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(self.keys.failure_key());
+        for (name, value) in failure.fields() {
+            cmd.arg(name).arg(value);
+        }
+        cmd.exec(&mut self.connection).map_err(|e| self.redis(&e))
+    }
+
+    fn last_failure(&mut self) -> Result<Option<Failure>, StoreError> {
+        let key = self.keys.failure_key();
+        let read: Result<BTreeMap<Vec<u8>, Vec<u8>>, _> =
+            redis::cmd("HGETALL").arg(&key).query(&mut self.connection);
+        let fields = match read {
+            Ok(fields) => text_fields(fields),
+            // a key of another type: another program's
+            Err(e) if e.code() == Some("WRONGTYPE") => {
+                crate::warn!("universe: warning: skipping {key}: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(self.redis(&e)),
+        };
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let failure = Failure::from_fields(&fields);
+        if failure.is_none() {
+            crate::warn!(
+                "universe: warning: skipping {key}: not a failure record (at_epoch, outcome, reason, in_a_row)"
+            );
+        }
+        Ok(failure)
     }
 }
 
