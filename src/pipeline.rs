@@ -46,6 +46,7 @@ pub fn refresh(
 pub fn reading<'a>(settings: &Settings, cache: Option<&'a CandleCache>, now: i64) -> Reading<'a> {
     Reading {
         concurrency: settings.client.concurrency,
+        weight_budget: settings.client.weight_budget,
         cache,
         max_data_age: settings.max_data_age,
         now,

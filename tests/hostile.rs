@@ -541,7 +541,11 @@ fn a_failed_snapshot_leaves_nothing_behind_and_can_be_run_again() {
 #[test]
 fn sigterm_at_any_moment_of_the_cache_writes_leaves_no_temp_file() {
     let home = tempfile::tempdir().unwrap();
-    let exchange = FakeBinance::start(market_now(60));
+    // every candle request of a run can be in flight when the signal comes: thirty runs
+    // of up to 170 weight need a limit above the exchange's usual 2,400 a minute
+    let mut market = market_now(60);
+    market.weight_limit = 6000;
+    let exchange = FakeBinance::start(market);
     let store_dir = home.path().join("store");
     let store = format!("file:{}", store_dir.display());
     let cache = store_dir.join("cache");
@@ -549,7 +553,7 @@ fn sigterm_at_any_moment_of_the_cache_writes_leaves_no_temp_file() {
     for attempt in 0..30u64 {
         let _ = std::fs::remove_dir_all(&cache);
         let asked = exchange.count("/fapi/v1/klines");
-        // thirty runs of about 170 weight a minute stay within it: none waits for weight
+        // thirty runs of at most 170 weight a minute stay within it: none waits for weight
         let child = Command::new(env!("CARGO_BIN_EXE_universe"))
             .args(["generate", "--base-url", &exchange.url, "--store", &store])
             .args(["--weight-budget", "6000"])

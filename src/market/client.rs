@@ -60,6 +60,10 @@ impl Client {
             .user_agent(concat!("universe/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(settings.concurrency + 4)
             .max_idle_connections(settings.concurrency + 4)
+            // a connection's buffers (128 kB each way by default) times a hundred workers
+            // would be most of the run's memory; requests are a line, responses stream
+            .input_buffer_size(32 * 1024)
+            .output_buffer_size(8 * 1024)
             .build();
         Self {
             agent: ureq::Agent::new_with_config(config),

@@ -10,8 +10,11 @@ use crate::error::FailClosed;
 
 /// Workers start this many ms apart, so their connections open a few at a time: a burst
 /// of simultaneous connects overflows a small accept backlog (the replay server's is 5)
-/// and the dropped ones cost a 1 s SYN retransmit. 16 workers start within 60 ms.
-const STAGGER_MS: u64 = 4;
+/// and the dropped ones cost a 1 s SYN retransmit. 125 workers start within 125 ms.
+const STAGGER_MS: u64 = 1;
+
+/// A candle worker's stack.
+const WORKER_STACK: usize = 256 * 1024;
 
 /// One symbol's candles, or why there are none.
 pub type CandleResult = Result<Vec<Candle>, FetchError>;
@@ -76,14 +79,7 @@ pub fn fetch_candles(
             on_done();
         }
     };
-    std::thread::scope(|scope| {
-        for k in 0..concurrency.clamp(1, symbols.len().max(1)) {
-            scope.spawn(move || {
-                std::thread::sleep(std::time::Duration::from_millis(STAGGER_MS * k as u64));
-                worker();
-            });
-        }
-    });
+    run_workers(concurrency.clamp(1, symbols.len().max(1)), &worker);
     if let Some(error) = fatal.into_inner().expect("fatal lock") {
         return Err(error.into_fail_closed("candles", source.deadline_s()));
     }
@@ -96,6 +92,22 @@ pub fn fetch_candles(
             .collect(),
         cache_hits: hits.into_inner(),
     })
+}
+
+/// `workers` threads running `worker`, each started [`STAGGER_MS`] after the one before.
+fn run_workers(workers: usize, worker: &(dyn Fn() + Sync)) {
+    std::thread::scope(|scope| {
+        for k in 0..workers {
+            // a worker needs little stack: a hundred of them should not reserve 200 MB
+            std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, move || {
+                    std::thread::sleep(std::time::Duration::from_millis(STAGGER_MS * k as u64));
+                    worker();
+                })
+                .expect("a candle worker starts");
+        }
+    });
 }
 
 /// One symbol: warm from the cache when it can be trusted, else cold. The bool says

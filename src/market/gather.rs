@@ -40,8 +40,10 @@ impl Fetched {
 /// How a refresh reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Reading<'a> {
-    /// Candle requests in flight at most.
+    /// Candle requests in flight at most; fewer when the weight budget has less room.
     pub concurrency: usize,
+    /// The request weight the run may reach per minute.
+    pub weight_budget: u32,
     pub cache: Option<&'a CandleCache>,
     /// How far the exchange's clock may lag `now` (local, epoch seconds) before the
     /// refresh fails closed; `None`: not checked. A replayed source is never checked.
@@ -87,7 +89,7 @@ pub fn gather(
     let super::CandleFetch {
         results,
         cache_hits,
-    } = super::fetch_candles(source, &request, reading.concurrency, &|| {
+    } = super::fetch_candles(source, &request, in_flight(source, reading), &|| {
         progress.advance(source.usage().weight);
     })?;
     progress.finish();
@@ -97,6 +99,17 @@ pub fn gather(
         usage: source.usage(),
     };
     Ok((overview, fetched))
+}
+
+/// Candle requests in flight: as many as the weight budget has room for (each a cold
+/// klines request's weight), at most `reading.concurrency`. A refresh of 125 symbols
+/// then fetches them in one round trip instead of eight; the weight gate still holds
+/// every request to the budget.
+fn in_flight(source: &dyn Source, reading: &Reading<'_>) -> usize {
+    let used = u32::try_from(source.usage().weight).unwrap_or(u32::MAX);
+    let room = reading.weight_budget.saturating_sub(used);
+    let each = super::klines_weight(super::KLINES_LIMIT);
+    ((room / each) as usize).clamp(1, reading.concurrency.max(1))
 }
 
 /// Fails closed when the exchange's clock, the time of its data, lags the local clock by

@@ -139,8 +139,8 @@ use on::{CACHE, FETCH, MARKET, SIZE, STORE, VALIDITY};
 pub static KNOBS: &[Knob] = &[
     knob("exchange.base_url", Kind::Text(Text::HttpUrl), "\"https://fapi.binance.com\"", flag("base-url", "UNIVERSE_BINANCE_URL", "URL", MARKET | FETCH),
         "Binance USDⓈ-M REST base URL"),
-    knob("exchange.concurrency", whole(1, 64), "16", flag("concurrency", "UNIVERSE_CONCURRENCY", "N", MARKET | FETCH),
-        "Candle requests in flight at once"),
+    knob("exchange.concurrency", whole(1, 256), "128", flag("concurrency", "UNIVERSE_CONCURRENCY", "N", MARKET | FETCH),
+        "Candle requests in flight at most: as many as the weight budget has room for, up to this"),
     knob("exchange.weight_budget", whole(50, 6000), "1200", flag("weight-budget", "UNIVERSE_WEIGHT_BUDGET", "WEIGHT", MARKET | FETCH),
         "Request weight the IP may reach per minute, counting what the exchange reports as used by others; past it the run waits for the next minute"),
     knob("exchange.deadline_s", whole(1, 3600), "120", flag("deadline", "UNIVERSE_DEADLINE", "SECONDS", MARKET),
