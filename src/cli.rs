@@ -71,7 +71,8 @@ pub enum Command {
     /// Replay the exact decision over a history, point in time, and what it would have
     /// earned against buy-and-hold, equal weight and random universes.
     Backtest(BacktestArgs),
-    /// Build a history for backtests from the exchange.
+    /// Build a history for backtests: from the exchange (fetch) or from Binance's public
+    /// archive (import).
     History(HistoryArgs),
     /// Choose the score weights walk-forward on a history, judged out of sample only,
     /// and say whether there is evidence they beat the configured ones.
