@@ -135,6 +135,28 @@ fn a_bad_row_refuses_the_file_by_line() {
 }
 
 #[test]
+fn a_zip_that_unpacks_to_gigabytes_is_refused_without_unpacking_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // the file's place, then 80 MB of zeros (80 kB zipped) written over it
+    let f = file(dir.path(), "", None);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    zip.start_file("XUSDT-15m-2024-01.csv", options).unwrap();
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..80 {
+        zip.write_all(&zeros).unwrap();
+    }
+    std::fs::write(&f.path, zip.finish().unwrap().into_inner()).unwrap();
+    let bomb = zipped::open(&f).unwrap_err();
+    assert!(
+        bomb.problem.contains("unpacks to more than 64 MB"),
+        "{bomb}"
+    );
+}
+
+#[test]
 fn a_file_that_is_not_what_its_checksum_says_is_refused_whole() {
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
     let csv = row(T0, 1, "11");

@@ -124,6 +124,10 @@ pub fn open(file: &ArchiveFile) -> Result<Opened, Refusal> {
     })
 }
 
+/// The most a file's CSV may unpack to: a month of 15m klines is about 300 kB, so this
+/// only stops a zip bomb (an entry that claims, or inflates to, gigabytes).
+const MAX_CSV_BYTES: u64 = 64 << 20;
+
 /// The one CSV inside a zip.
 fn unzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -134,10 +138,18 @@ fn unzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut entry = zip
         .by_index(0)
         .map_err(|e| format!("is not a zip that opens: {e}"))?;
-    let mut csv = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(1 << 30));
-    entry
+    let too_big = || format!("its CSV unpacks to more than {} MB", MAX_CSV_BYTES >> 20);
+    if entry.size() > MAX_CSV_BYTES {
+        return Err(too_big());
+    }
+    let mut csv = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+    (&mut entry)
+        .take(MAX_CSV_BYTES + 1)
         .read_to_end(&mut csv)
         .map_err(|e| format!("its CSV does not unpack: {e}"))?;
+    if csv.len() as u64 > MAX_CSV_BYTES {
+        return Err(too_big());
+    }
     Ok(csv)
 }
 
