@@ -20,6 +20,7 @@ mod metrics;
 mod operator;
 mod rotation;
 mod script;
+mod sentinel;
 mod settings_table;
 mod signing;
 mod snapshot;

@@ -192,7 +192,7 @@ pub static KNOBS: &[Knob] = &[
     knob("lists.allow", Kind::List, "[]", None, "Globs; when not empty, any other symbol is excluded as `not_allowed`"),
     knob("lists.pin", Kind::List, "[]", None, "Symbols always in the universe while eligible, counted in selection.top"),
     knob("store.url", Kind::Text(Text::Secret), "\"\"", flag("store", "UNIVERSE_STORE", "URL", STORE),
-        "Where the policy lives: redis://[user:password@]host[:port][/db], rediss://… (TLS), or file:DIR; empty: the file store in $XDG_STATE_HOME/universe, else ~/.local/state/universe; a password is never printed"),
+        "Where the policy lives: redis://[user:password@]host[:port][/db], rediss://… (TLS), redis+sentinel://host:port[,…]/SERVICE[/db] (the master the sentinels name), or file:DIR; empty: the file store in $XDG_STATE_HOME/universe, else ~/.local/state/universe; a password is never printed"),
     knob("store.prefix", Kind::Text(Text::KeyPrefix), "\"quantum:\"", None, "Prefix of every Redis key below"),
     knob("store.policy_key", KEY, "\"policy:current\"", None, "Hash of the current policy"),
     knob("store.audit_stream", KEY, "\"stream:policy.audit\"", None, "One audit entry per publish"),

@@ -215,6 +215,15 @@ pub enum Location {
 
 impl Location {
     pub fn parse(text: &str) -> Result<Self, UsageError> {
+        if text.starts_with(redis::sentinel::SCHEME) {
+            if let Err(e) = redis::sentinel::SentinelUrl::parse(text) {
+                return Err(UsageError(format!(
+                    "--store {:?}: not a valid sentinel URL ({e}); expected redis+sentinel://[user:password@]host:port[,host:port…]/SERVICE[/DB]",
+                    redact_unparsed(text)
+                )));
+            }
+            return Ok(Location::Redis(RedisUrl(text.to_owned())));
+        }
         if text.starts_with("redis://") || text.starts_with("rediss://") {
             use ::redis::IntoConnectionInfo as _;
             // a malformed URL is a usage error, found before anything is fetched; the
@@ -236,7 +245,7 @@ impl Location {
             return Ok(Location::File(PathBuf::from(dir)));
         }
         Err(UsageError(format!(
-            "--store {:?}: expected redis://…, rediss://… or file:DIR",
+            "--store {:?}: expected redis://…, rediss://…, redis+sentinel://… or file:DIR",
             redact_unparsed(text)
         )))
     }

@@ -388,6 +388,7 @@ fn text_fields(raw: BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<String, String> {
 }
 
 mod connection;
+pub(crate) mod sentinel;
 mod trades;
 use connection::redis_error;
 pub use trades::IngestReport;

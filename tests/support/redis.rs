@@ -13,6 +13,8 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// What the harness authenticates with: `:password`, or `user:password`.
     password: Option<String>,
+    /// More arguments for redis-server (`--replicaof HOST PORT`).
+    extra: Vec<String>,
     /// The configuration file (with its users) the server runs with, if any.
     acl: Option<PathBuf>,
     /// With TLS: the CA that signed the server's certificate.
@@ -41,7 +43,27 @@ impl RedisServer {
             port: free_port(),
             dir,
             password: Some("admin:admin-password".into()),
+            extra: Vec::new(),
             acl: Some(file),
+            tls_ca: None,
+        };
+        server.launch();
+        server
+    }
+
+    /// A replica of `master`.
+    pub fn start_replica_of(master: &RedisServer) -> Self {
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("a temp dir"),
+            password: None,
+            extra: vec![
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                master.port.to_string(),
+            ],
+            acl: None,
             tls_ca: None,
         };
         server.launch();
@@ -70,6 +92,7 @@ impl RedisServer {
             port: free_port(),
             dir,
             password,
+            extra: Vec::new(),
             acl: None,
             tls_ca,
         };
@@ -113,6 +136,7 @@ impl RedisServer {
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        command.args(&self.extra);
         if let (None, Some(password)) = (&self.acl, &self.password) {
             command.args(["--requirepass", password.trim_start_matches(':')]);
         }

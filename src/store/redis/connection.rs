@@ -32,6 +32,11 @@ impl RedisStore {
                 };
                 redis::Client::build_with_tls(url.expose(), certificates).map_err(fail)?
             }
+            None if url.expose().starts_with(super::sentinel::SCHEME) => {
+                let sentinel = super::sentinel::SentinelUrl::parse(url.expose())
+                    .map_err(|e| StoreError::new(label.clone(), e))?;
+                sentinel.master().map_err(fail)?
+            }
             None => redis::Client::open(url.expose()).map_err(fail)?,
         };
         let connection = client.get_connection_with_timeout(TIMEOUT).map_err(fail)?;
