@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::redis::free_port;
-use crate::support::{FakeBinance, RedisServer, generate, market_now};
+use crate::support::{FakeBinance, RedisServer, generate, market_now, spawn_generate};
 
 /// A sentinel watching `master` as `mymaster`, stopped when dropped.
 struct Sentinel {
@@ -61,6 +61,18 @@ impl Sentinel {
         cmd.query(&mut con)
     }
 
+    /// Whether the sentinel's view of mymaster is plain "master": no failover under way,
+    /// not down.
+    fn settled(&self) -> bool {
+        let Ok(reply) = self.ask("SENTINEL master mymaster") else {
+            return false;
+        };
+        let fields: Vec<String> = redis::from_redis_value(reply).unwrap_or_default();
+        fields
+            .chunks(2)
+            .any(|kv| kv.len() == 2 && kv[0] == "flags" && kv[1] == "master")
+    }
+
     /// The port the sentinel names as mymaster's.
     fn master_port(&self) -> Option<u16> {
         let reply: Vec<String> =
@@ -94,21 +106,16 @@ fn audit_entries(server: &RedisServer) -> usize {
         .unwrap()
 }
 
-#[test]
-fn after_the_master_dies_the_next_refresh_publishes_to_the_promoted_replica() {
-    let home = tempfile::tempdir().unwrap();
-    let exchange = FakeBinance::start(market_now(16));
-    let mut master = RedisServer::start();
+/// A master, its replica and three sentinels that know both; the sentinel URL.
+fn cluster() -> (RedisServer, RedisServer, Vec<Sentinel>, String) {
+    let master = RedisServer::start();
     let replica = RedisServer::start_replica_of(&master);
     let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(&master)).collect();
-    let url = format!(
-        "redis+sentinel://{}/mymaster/0",
-        sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let hosts: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    let url = format!("redis+sentinel://{}/mymaster/0", hosts.join(","));
     // the sentinels know the replica before the master goes
     within(
         Duration::from_secs(20),
@@ -120,40 +127,104 @@ fn after_the_master_dies_the_next_refresh_publishes_to_the_promoted_replica() {
             })
         },
     );
-    generate(home.path(), &exchange, &url, &[]).assert_code(0);
-    assert_eq!(audit_entries(&master), 1);
-    // the publish has reached the replica before the master is killed
-    let mut con = master.connection().unwrap();
-    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
-    assert_eq!(acked, 1);
-    master.stop();
+    (master, replica, sentinels, url)
+}
+
+/// Until every sentinel names `replica` the master with the failover over, and the
+/// replica says so itself: what a client asking the sentinels then finds.
+fn promoted(sentinels: &[Sentinel], replica: &RedisServer) {
     within(
         Duration::from_secs(30),
-        "a sentinel promotes the replica",
+        "the sentinels promote the replica",
         || {
             sentinels
                 .iter()
-                .any(|s| s.master_port() == Some(replica.port))
+                .all(|s| s.master_port() == Some(replica.port) && s.settled())
         },
     );
-    // the role change takes a moment to reach the replica itself
     within(Duration::from_secs(10), "the replica is a master", || {
         let mut con = replica.connection().unwrap();
         let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap_or_default();
         matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
     });
+}
+
+fn policy(server: &RedisServer) -> BTreeMap<String, String> {
+    let mut con = server.connection().unwrap();
+    redis::cmd("HGETALL")
+        .arg("quantum:policy:current")
+        .query(&mut con)
+        .unwrap()
+}
+
+/// Until every write `master` took has reached its replica.
+fn replicated(master: &RedisServer) {
+    let mut con = master.connection().unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
+    assert_eq!(acked, 1, "the replica acknowledged the writes");
+}
+
+#[test]
+fn after_the_master_dies_the_next_refresh_publishes_to_the_promoted_replica() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let (mut master, replica, sentinels, url) = cluster();
+    generate(home.path(), &exchange, &url, &[]).assert_code(0);
+    assert_eq!(audit_entries(&master), 1);
+    replicated(&master);
+    master.stop();
+    promoted(&sentinels, &replica);
     std::thread::sleep(Duration::from_millis(1100));
-    let run = generate(home.path(), &exchange, &url, &[]);
-    run.assert_code(0);
+    generate(home.path(), &exchange, &url, &[]).assert_code(0);
     assert_eq!(
         audit_entries(&replica),
         2,
         "the promoted replica took the second publish"
     );
-    let mut con = replica.connection().unwrap();
-    let policy: BTreeMap<String, String> = redis::cmd("HGETALL")
-        .arg("quantum:policy:current")
+    let policy = policy(&replica);
+    assert!(policy.contains_key("universe_symbols") && policy.contains_key("policy_hash"));
+}
+
+#[test]
+fn a_master_killed_during_a_publish_leaves_the_whole_previous_policy() {
+    let home = tempfile::tempdir().unwrap();
+    let exchange = FakeBinance::start(market_now(16));
+    let (mut master, replica, sentinels, url) = cluster();
+    generate(home.path(), &exchange, &url, &[]).assert_code(0);
+    replicated(&master);
+    let first = policy(&master);
+    // writes wait on the master: the next publish stops there, and the master is killed
+    let mut con = master.connection().unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(20_000)
+        .arg("WRITE")
         .query(&mut con)
         .unwrap();
-    assert!(policy.contains_key("universe_symbols") && policy.contains_key("policy_hash"));
+    let run = spawn_generate(home.path(), &exchange, &url, &[]);
+    // the publish is under way once a client waits on the paused master
+    within(
+        Duration::from_secs(20),
+        "the publish waits on the master",
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+            info.lines().any(|l| {
+                l.strip_prefix("blocked_clients:")
+                    .is_some_and(|n| n.trim() != "0")
+            })
+        },
+    );
+    master.stop();
+    let run = run.join().unwrap();
+    assert_eq!(
+        run.code, 4,
+        "the publish did not go through: {}",
+        run.stderr
+    );
+    promoted(&sentinels, &replica);
+    // the promoted replica holds the whole policy published before, nothing of the other
+    assert_eq!(policy(&replica), first);
+    assert_eq!(audit_entries(&replica), 1);
+    generate(home.path(), &exchange, &url, &[]).assert_code(0);
+    assert_eq!(audit_entries(&replica), 2);
 }
