@@ -10,7 +10,7 @@ use crate::support::archive::{
     self, DAY, FEB, JAN, Kline, M15, MAR, Style, candles, funding, funding_csv, funding_path,
     kline_csv, klines_path, put, within,
 };
-use crate::support::{universe, utc};
+use crate::support::{path, universe, utc, write_history_meta};
 
 const MS: Style = Style {
     header: true,
@@ -108,17 +108,7 @@ fn write_direct(dir: &Path, symbols: &[Symbol]) {
         );
         end = end.max(s.klines.last().unwrap().time + M15);
     }
-    let info = serde_json::json!({"rateLimits": [], "symbols": records});
-    std::fs::write(dir.join("exchangeInfo.json"), info.to_string()).unwrap();
-    std::fs::write(
-        dir.join("meta.json"),
-        format!(r#"{{"server_time_ms":{end}}}"#),
-    )
-    .unwrap();
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    write_history_meta(dir, &records, end);
 }
 
 fn backtest(home: &Path, history: &Path) -> serde_json::Value {

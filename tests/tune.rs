@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::support::market::Rng;
-use crate::support::{universe, utc};
+use crate::support::{path, universe, utc, write_history_meta};
 
 const M15: i64 = 15 * 60_000;
 /// 2024-01-01 00:00 UTC.
@@ -64,18 +64,7 @@ fn write(dir: &Path, symbols: &[(Walk, f64)], seed: u64) {
             "onboardDate": START - 400 * 86_400_000}),
         );
     }
-    let info = serde_json::json!({"rateLimits": [], "symbols": records});
-    std::fs::write(dir.join("exchangeInfo.json"), info.to_string()).unwrap();
-    let end = START + n * M15;
-    std::fs::write(
-        dir.join("meta.json"),
-        format!(r#"{{"server_time_ms":{end}}}"#),
-    )
-    .unwrap();
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
+    write_history_meta(dir, &records, START + n * M15);
 }
 
 /// `universe tune` on `history` with small settings, then `extra`.

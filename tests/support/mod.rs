@@ -212,3 +212,20 @@ pub fn utc(ms: i64) -> String {
         rest % 60
     )
 }
+
+/// A history folder's `exchangeInfo.json` (these records) and `meta.json` (the recording
+/// ending at `end_ms`).
+pub fn write_history_meta(dir: &Path, records: &[serde_json::Value], end_ms: i64) {
+    let info = serde_json::json!({"rateLimits": [], "symbols": records});
+    std::fs::write(dir.join("exchangeInfo.json"), info.to_string()).unwrap();
+    std::fs::write(
+        dir.join("meta.json"),
+        format!(r#"{{"server_time_ms":{end_ms}}}"#),
+    )
+    .unwrap();
+}
+
+/// A path as an argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
