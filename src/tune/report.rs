@@ -122,15 +122,15 @@ fn histogram(logits: &[f64]) -> String {
     if finite.is_empty() {
         return svg + "</svg>";
     }
-    let lo = (finite.iter().copied().fold(f64::MAX, f64::min) * 2.0).floor() / 2.0;
-    let hi = f64::midpoint(
-        (finite.iter().copied().fold(f64::MIN, f64::max) * 2.0).floor(),
-        1.0,
-    );
+    // bins closed on the right, (e, e + 0.5]: a logit of 0, which counts as overfit, falls
+    // in the bin that ends at 0, drawn in the overfit colour
+    let lo = (finite.iter().copied().fold(f64::MAX, f64::min) * 2.0).ceil() / 2.0 - 0.5;
+    let hi = (finite.iter().copied().fold(f64::MIN, f64::max) * 2.0).ceil() / 2.0;
     let bins = ((hi - lo) / 0.5).round().max(1.0) as usize;
     let mut counts = vec![0usize; bins];
     for l in &finite {
-        counts[(((l - lo) / 0.5) as usize).min(bins - 1)] += 1;
+        let bin = ((l - lo) / 0.5).ceil() as usize;
+        counts[bin.clamp(1, bins) - 1] += 1;
     }
     let most = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let plot = HEIGHT - 44.0;
@@ -139,7 +139,7 @@ fn histogram(logits: &[f64]) -> String {
     for (b, &count) in counts.iter().enumerate() {
         let h = plot * count as f64 / most;
         let left = x(lo + 0.5 * b as f64);
-        let color = if lo + 0.5 * b as f64 + 0.25 <= 0.0 {
+        let color = if lo + 0.5 * (b + 1) as f64 <= 0.0 {
             "#b03a48"
         } else {
             "#1f5fbf"
