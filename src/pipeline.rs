@@ -50,6 +50,7 @@ pub fn reading<'a>(settings: &Settings, cache: Option<&'a CandleCache>, now: i64
         cache,
         max_data_age: settings.max_data_age,
         now,
+        listing_from: settings.listing_from,
     }
 }
 

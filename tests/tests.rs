@@ -16,6 +16,7 @@ mod hostile;
 mod import;
 mod inspect;
 mod layout;
+mod listing;
 mod metrics;
 mod operator;
 mod rotation;

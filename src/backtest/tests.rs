@@ -49,6 +49,7 @@ fn info(symbol: &str) -> SymbolInfo {
         margin_asset: "USDT".into(),
         delivery_date: 4_133_404_800_000,
         onboard_date: START - 365 * DAY,
+        first_candle: crate::market::listing::FirstCandle::default(),
     }
 }
 

@@ -101,14 +101,32 @@ impl CandleCache {
             candles.len(),
             crate::digest::sha256_hex(body.as_bytes())
         );
-        let temp = path.with_extension(format!("candles.{}.tmp", std::process::id()));
-        let (mut file, flight) = InFlight::create(&temp)?;
-        let written = file
-            .write_all(header.as_bytes())
-            .and_then(|()| file.write_all(body.as_bytes()));
-        drop(file);
-        flight.finish(written.and_then(|()| fs::rename(&temp, &path)))
+        replace(&path, &[header.as_bytes(), body.as_bytes()])
     }
+
+    /// Where the folder's file `name` is ([`super::listing::Listings`]).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Replaces the folder's file `name` with `body`; nothing when read-only.
+    pub fn replace_text(&self, name: &str, body: &str) -> std::io::Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        replace(&self.dir.join(name), &[body.as_bytes()])
+    }
+}
+
+/// Writes `parts` beside `path` (`NAME.PID.tmp`), then renames it into place.
+fn replace(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(name);
+    let (mut file, flight) = InFlight::create(&temp)?;
+    let written = parts.iter().try_for_each(|part| file.write_all(part));
+    drop(file);
+    flight.finish(written.and_then(|()| fs::rename(&temp, path)))
 }
 
 /// Temp files being written now, removed if the run is stopped by a signal meanwhile.
@@ -156,7 +174,7 @@ pub fn remove_in_flight_temps_then(die: impl FnOnce()) {
     die();
 }
 
-/// Removes `*.candles.PID.tmp` files of processes that are gone (or, where that cannot
+/// Removes `*.candles.PID.tmp` and `listings.PID.tmp` files of processes that are gone (or, where that cannot
 /// be known, older than an hour): what a run killed mid-write left.
 fn sweep_stale_temps(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -168,7 +186,8 @@ fn sweep_stale_temps(dir: &Path) {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|n| n.rsplit_once(".candles."))
+            .and_then(|n| n.rsplit_once('.'))
+            .filter(|(file, _)| file.ends_with(".candles") || *file == super::listing::FILE)
             .and_then(|(_, pid)| pid.parse::<u32>().ok())
         else {
             continue;

@@ -19,11 +19,18 @@ const WORKER_STACK: usize = 256 * 1024;
 /// One symbol's candles, or why there are none.
 pub type CandleResult = Result<Vec<Candle>, FetchError>;
 
+/// The open time of one symbol's first candle (`None`: it has none yet), or why it could
+/// not be read.
+pub type FirstCandleResult = Result<Option<i64>, FetchError>;
+
 /// What candles a refresh asks for.
 #[derive(Debug)]
 pub struct CandleRequest<'a> {
     /// Each symbol with its `onboardDate` (a re-listing invalidates its cache).
     pub symbols: &'a [(&'a str, i64)],
+    /// Symbols whose first candle is asked too ([`super::listing`]), with their
+    /// `onboardDate`: the first candle from it on.
+    pub first_candles: &'a [(&'a str, i64)],
     /// Where a cold request starts ([`candles::request_start`]).
     pub start_time: i64,
     pub server_time: i64,
@@ -36,62 +43,155 @@ pub struct CandleFetch {
     pub results: Vec<CandleResult>,
     /// Symbols served by a warm (weight 1) request on top of their cached candles.
     pub cache_hits: usize,
+    /// The open time of each asked symbol's first candle (`None`: it has none yet), in
+    /// the order of [`CandleRequest::first_candles`].
+    pub first_candles: Vec<FirstCandleResult>,
 }
 
-/// Fetches the 15m candles of each symbol with a bounded pool of `concurrency` workers.
+/// One job of the pool: a symbol's candles, or its first candle.
+enum Job {
+    Candles(usize),
+    FirstCandle(usize),
+}
+
+/// Fetches the 15m candles of each symbol, and the first candles asked for, with a
+/// bounded pool of `concurrency` workers.
 ///
 /// Returns one result per symbol, in the same order. A fatal error (418, deadline) stops
 /// every worker and fails the run; other errors are per symbol. `on_done` is called after
-/// each symbol, for progress.
+/// each request, for progress.
 pub fn fetch_candles(
     source: &dyn Source,
     request: &CandleRequest<'_>,
     concurrency: usize,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<CandleFetch, FailClosed> {
-    let symbols = request.symbols;
-    let next = AtomicUsize::new(0);
-    let hits = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let fatal: Mutex<Option<FetchError>> = Mutex::new(None);
-    let results: Mutex<Vec<Option<CandleResult>>> =
-        Mutex::new(symbols.iter().map(|_| None).collect());
+    let (symbols, asked) = (request.symbols, request.first_candles);
+    let pool = Pool::new(symbols.len(), asked.len());
     let worker = || {
-        while !stop.load(Ordering::Relaxed) {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(symbol, onboard)) = symbols.get(index) else {
-                break;
-            };
-            let (result, hit) = fetch_symbol(source, symbol, onboard, request);
-            if hit {
-                hits.fetch_add(1, Ordering::Relaxed);
+        while !pool.stop.load(Ordering::Relaxed) {
+            match pool.next_job() {
+                None => break,
+                Some(Job::Candles(index)) => {
+                    let (symbol, onboard) = symbols[index];
+                    let (result, hit) = fetch_symbol(source, symbol, onboard, request);
+                    if hit {
+                        pool.hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    pool.stop_if_fatal(&result);
+                    pool.results.lock().expect("results lock")[index] = Some(result);
+                }
+                Some(Job::FirstCandle(index)) => {
+                    let (symbol, onboard) = asked[index];
+                    let result = first_candle(source, symbol, onboard, request.server_time);
+                    pool.stop_if_fatal(&result);
+                    pool.firsts.lock().expect("firsts lock")[index] = Some(result);
+                }
             }
-            if let Err(error) = &result
-                && error.is_fatal()
-            {
-                stop.store(true, Ordering::Relaxed);
-                fatal
-                    .lock()
-                    .expect("fatal lock")
-                    .get_or_insert(error.clone());
-            }
-            results.lock().expect("results lock")[index] = Some(result);
             on_done();
         }
     };
-    run_workers(concurrency.clamp(1, symbols.len().max(1)), &worker);
-    if let Some(error) = fatal.into_inner().expect("fatal lock") {
-        return Err(error.into_fail_closed("candles", source.deadline_s()));
+    let jobs = symbols.len() + asked.len();
+    run_workers(concurrency.clamp(1, jobs.max(1)), &worker);
+    pool.finish()
+        .map_err(|error| error.into_fail_closed("candles", source.deadline_s()))
+}
+
+/// What the workers share: the next job, the answers, and a fatal error that stops them.
+struct Pool {
+    symbols: usize,
+    asked: usize,
+    next: AtomicUsize,
+    hits: AtomicUsize,
+    stop: AtomicBool,
+    fatal: Mutex<Option<FetchError>>,
+    results: Mutex<Vec<Option<CandleResult>>>,
+    firsts: Mutex<Vec<Option<FirstCandleResult>>>,
+}
+
+impl Pool {
+    fn new(symbols: usize, asked: usize) -> Self {
+        Self {
+            symbols,
+            asked,
+            next: AtomicUsize::new(0),
+            hits: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            results: Mutex::new((0..symbols).map(|_| None).collect()),
+            firsts: Mutex::new((0..asked).map(|_| None).collect()),
+        }
     }
-    Ok(CandleFetch {
-        results: results
-            .into_inner()
-            .expect("results lock")
-            .into_iter()
-            .map(|r| r.expect("every symbol was fetched"))
-            .collect(),
-        cache_hits: hits.into_inner(),
-    })
+
+    /// The next job: the candles of every symbol, then the first candles.
+    fn next_job(&self) -> Option<Job> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        match index.checked_sub(self.symbols) {
+            None => Some(Job::Candles(index)),
+            Some(k) => (k < self.asked).then_some(Job::FirstCandle(k)),
+        }
+    }
+
+    fn stop_if_fatal<T>(&self, result: &Result<T, FetchError>) {
+        if let Err(error) = result
+            && error.is_fatal()
+        {
+            self.stop.store(true, Ordering::Relaxed);
+            self.fatal
+                .lock()
+                .expect("fatal lock")
+                .get_or_insert(error.clone());
+        }
+    }
+
+    fn finish(self) -> Result<CandleFetch, FetchError> {
+        if let Some(error) = self.fatal.into_inner().expect("fatal lock") {
+            return Err(error);
+        }
+        Ok(CandleFetch {
+            results: self
+                .results
+                .into_inner()
+                .expect("results lock")
+                .into_iter()
+                .map(|r| r.expect("every symbol was fetched"))
+                .collect(),
+            cache_hits: self.hits.into_inner(),
+            first_candles: self
+                .firsts
+                .into_inner()
+                .expect("firsts lock")
+                .into_iter()
+                .map(|r| r.expect("every first candle was asked"))
+                .collect(),
+        })
+    }
+}
+
+/// The open time of `symbol`'s first candle from `onboard` on (one row, weight 1), if it
+/// has one; a first candle after the exchange's own clock is malformed.
+fn first_candle(
+    source: &dyn Source,
+    symbol: &str,
+    onboard: i64,
+    server_time: i64,
+) -> FirstCandleResult {
+    let endpoint = Endpoint::Klines {
+        symbol,
+        start_time: onboard.max(0),
+        limit: 1,
+    };
+    let first = fetch_klines(source, &endpoint)?
+        .first()
+        .map(|c| c.open_time);
+    match first {
+        Some(at) if at > server_time => Err(FetchError::Malformed {
+            url: source.locate(&endpoint),
+            symbol: Some(symbol.to_owned()),
+            detail: format!("its first candle opens at {at}, after the server time {server_time}"),
+        }),
+        first => Ok(first),
+    }
 }
 
 /// `workers` threads running `worker`, each started [`STAGGER_MS`] after the one before.

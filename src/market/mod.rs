@@ -12,6 +12,7 @@ pub mod cache;
 pub mod candles;
 pub mod client;
 pub mod limiter;
+pub mod listing;
 pub mod memory;
 pub mod snapshot;
 pub mod wire;

@@ -25,6 +25,10 @@ pub struct SymbolInfo {
     pub delivery_date: i64,
     /// ms since the epoch.
     pub onboard_date: i64,
+    /// What is known of its first candle: never read from exchangeInfo (see
+    /// [`super::listing`]).
+    #[serde(skip)]
+    pub first_candle: super::listing::FirstCandle,
 }
 
 impl SymbolInfo {
@@ -39,6 +43,7 @@ impl SymbolInfo {
             margin_asset: String::new(),
             delivery_date: 0,
             onboard_date: 0,
+            first_candle: super::listing::FirstCandle::default(),
         }
     }
 }

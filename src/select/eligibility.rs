@@ -197,7 +197,8 @@ impl<'a> Seen<'a> {
             info,
             rules,
             conflict: overview.conflicts.get(symbol),
-            age_days: (overview.server_time - info.onboard_date) as f64 / DAY_MS,
+            age_days: (overview.server_time - info.first_candle.listing(info.onboard_date)) as f64
+                / DAY_MS,
             denied_by: rules.lists.denied_by(symbol),
             allowed: rules.lists.allows(symbol),
             has_model: rules.models.map(|m| m.contains(symbol)),
@@ -253,10 +254,13 @@ pub fn checks(info: &SymbolInfo, overview: &Overview, rules: &Rules<'_>) -> Vec<
         .into_iter()
         .filter_map(|name| {
             let pass = seen.passes(name)?;
-            let (seen, threshold) = seen.words(name);
+            let (mut words, threshold) = seen.words(name);
+            if let (CheckKind::Age, Some(note)) = (name, seen.listing_note()) {
+                words = format!("{words}; {note}");
+            }
             Some(Check {
                 name: name.as_str(),
-                seen,
+                seen: words,
                 threshold,
                 pass,
                 reason: name.reason(),

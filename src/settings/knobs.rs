@@ -155,6 +155,8 @@ pub static KNOBS: &[Knob] = &[
         "Exclude symbols whose bid/ask spread is wider than this, in basis points of the mid"),
     knob("filters.min_age_days", NONNEG, "30.0", flag("min-age-days", "UNIVERSE_MIN_AGE_DAYS", "DAYS", MARKET),
         "Exclude symbols listed fewer days ago than this, by the exchange's clock"),
+    knob("filters.listing_from", Kind::Text(Text::OneOf(&["auto", "first-candle", "onboard-date"])), "\"auto\"", flag("listing-from", "UNIVERSE_LISTING_FROM", "FROM", MARKET),
+        "What the age counts from: first-candle, the later of onboardDate (wrong for many perpetuals) and the symbol's first candle, asked once per listing (weight 1) and kept in the candle cache; onboard-date, onboardDate alone; auto, first-candle from https://fapi.binance.com and onboard-date from any other source, whose candles begin where its recording does"),
     knob("selection.top", whole(1, 1000), "10", flag("top", "UNIVERSE_TOP", "N", SIZE),
         "Universe size: the best N scored symbols; also proof's upper bound"),
     knob("selection.min_symbols", whole(1, 1000), "3", flag("min-symbols", "UNIVERSE_MIN_SYMBOLS", "N", SIZE),

@@ -14,6 +14,7 @@ pub mod knobs;
 mod layers;
 mod values;
 
+use crate::market::listing::ListingFrom;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +35,8 @@ use crate::store::{Keys, Location};
 pub struct Settings {
     pub client: ClientSettings,
     pub filters: Filters,
+    /// `filters.listing_from`, resolved for `exchange.base_url`.
+    pub listing_from: ListingFrom,
     pub top: usize,
     pub min_symbols: usize,
     pub weights: Weights,
@@ -152,11 +155,11 @@ fn assemble(v: &mut Values) -> Result<Settings, UsageError> {
     }
     Ok(Settings {
         client: exchange(v),
-        filters: Filters {
-            min_quote_volume: v.number("filters.min_quote_volume"),
-            max_spread_bps: v.number("filters.max_spread_bps"),
-            min_age_days: v.number("filters.min_age_days"),
-        },
+        filters: filters(v),
+        listing_from: ListingFrom::resolve(
+            &v.text("filters.listing_from"),
+            &v.text("exchange.base_url"),
+        ),
         top,
         min_symbols,
         weights: score_weights(v)?,
@@ -190,6 +193,14 @@ fn assemble(v: &mut Values) -> Result<Settings, UsageError> {
         max_data_age: (max_data_age > 0).then(|| Duration::from_secs(max_data_age)),
         entries: Vec::new(),
     })
+}
+
+fn filters(v: &mut Values) -> Filters {
+    Filters {
+        min_quote_volume: v.number("filters.min_quote_volume"),
+        max_spread_bps: v.number("filters.max_spread_bps"),
+        min_age_days: v.number("filters.min_age_days"),
+    }
 }
 
 /// `selection.top` and `selection.min_symbols`: by default 3, or the whole universe when

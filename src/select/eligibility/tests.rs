@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::market::Book;
+use crate::market::listing::{FirstCandle, Unknown};
 use crate::select::Pattern;
 
 fn overview(info: SymbolInfo, quote_volume: Option<f64>, book: Option<Book>) -> Overview {
@@ -28,6 +29,7 @@ fn info() -> SymbolInfo {
         margin_asset: "USDT".into(),
         delivery_date: 4_133_404_800_000,
         onboard_date: 0,
+        first_candle: FirstCandle::default(),
     }
 }
 
@@ -106,6 +108,59 @@ fn each_cheap_check_excludes_with_its_reason_in_order() {
             Some(BOOK)
         ),
         Ok(())
+    );
+}
+
+#[test]
+fn the_age_counts_from_the_later_of_onboard_date_and_the_first_candle() {
+    const DAY: i64 = 86_400_000;
+    let age = |info: SymbolInfo| {
+        let o = overview(info.clone(), Some(2e6), Some(BOOK));
+        let lists = Lists::default();
+        let rules = Rules::new(&FILTERS, &lists);
+        let check = checks(&info, &o, &rules)
+            .into_iter()
+            .find(|c| c.name == "age")
+            .unwrap();
+        (check.pass, check.seen)
+    };
+    // onboardDate says 100 days; the first candle, 29 days ago, is later: too new
+    let late = with(&|i| i.first_candle = FirstCandle::At(71 * DAY));
+    let (_, excluded) = screen(
+        &overview(late.clone(), Some(2e6), Some(BOOK)),
+        &Rules::new(&FILTERS, &Lists::default()),
+    );
+    assert_eq!(excluded[0].reason, Reason::TooNew);
+    assert_eq!(
+        excluded[0].detail,
+        "listed 29.00 days ago, by its first candle 1970-03-13T00:00:00Z, later than its onboardDate 1970-01-01T00:00:00Z (needs ≥ 30 days)"
+    );
+    assert_eq!(
+        age(late),
+        (
+            false,
+            "listed 29.00 days ago, by its first candle 1970-03-13T00:00:00Z, later than its onboardDate 1970-01-01T00:00:00Z".into()
+        )
+    );
+    // a first candle before onboardDate (a re-listing) leaves onboardDate in charge
+    let early = with(&|i| {
+        i.onboard_date = 60 * DAY;
+        i.first_candle = FirstCandle::At(10 * DAY);
+    });
+    assert_eq!(
+        age(early),
+        (
+            true,
+            "listed 40.00 days ago, by its onboardDate 1970-03-02T00:00:00Z; its first candle, 1970-01-11T00:00:00Z, is not later".into()
+        )
+    );
+    let unknown = with(&|i| i.first_candle = FirstCandle::Unknown(Unknown::NoCache));
+    assert_eq!(
+        age(unknown),
+        (
+            true,
+            "listed 100.00 days ago, by its onboardDate 1970-01-01T00:00:00Z; first candle not known: no candle cache to keep it in (--no-cache)".into()
+        )
     );
 }
 

@@ -1,6 +1,8 @@
 //! The cheap checks in words, for `explain` and for a symbol's exclusion: only the
 //! output reads them, so screening never formats a check that passed.
 
+use crate::market::listing::FirstCandle;
+
 use super::{CheckKind, MAX_SYMBOL_BYTES, NO_DELIVERY_BEFORE_MS, Seen, Spread, is_symbol_name};
 
 impl Seen<'_> {
@@ -59,9 +61,37 @@ impl Seen<'_> {
                 format!("≥ {NO_DELIVERY_BEFORE_MS} (2100-01-01)"),
             ),
             _ => (
-                format!("listed {:.2} days ago", self.age_days),
+                format!(
+                    "listed {:.2} days ago, by {}",
+                    self.age_days,
+                    self.listed_by()
+                ),
                 format!("≥ {} days", self.rules.filters.min_age_days),
             ),
+        }
+    }
+
+    /// Which listing time the age is counted from.
+    fn listed_by(&self) -> String {
+        let info = self.info;
+        let onboard = format!("onboardDate {}", when(info.onboard_date));
+        match info.first_candle {
+            FirstCandle::At(first) if first > info.onboard_date => {
+                format!("its first candle {}, later than its {onboard}", when(first))
+            }
+            _ => format!("its {onboard}"),
+        }
+    }
+
+    /// For `explain`: what is known of the first candle, when the age is not counted from
+    /// it.
+    pub(super) fn listing_note(&self) -> Option<String> {
+        match self.info.first_candle {
+            FirstCandle::At(first) if first > self.info.onboard_date => None,
+            FirstCandle::At(first) => {
+                Some(format!("its first candle, {}, is not later", when(first)))
+            }
+            FirstCandle::Unknown(why) => Some(format!("first candle not known: {why}")),
         }
     }
 
@@ -130,4 +160,9 @@ impl Seen<'_> {
             ),
         }
     }
+}
+
+/// A listing time (ms) as UTC, to the second.
+fn when(ms: i64) -> String {
+    crate::clock::epoch(ms.div_euclid(1000))
 }
