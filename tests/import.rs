@@ -18,15 +18,15 @@ const MS: Style = Style {
 };
 
 /// One symbol of a test archive: its candles and funding rates.
-struct Symbol {
-    name: &'static str,
-    klines: Vec<Kline>,
+pub struct Symbol {
+    pub name: &'static str,
+    pub klines: Vec<Kline>,
     funding: Vec<(i64, String)>,
 }
 
 /// Five symbols from 2024-01-01 to 2024-03-05: DUSDT delisted on 02-15, EUSDT listed on
 /// 01-10.
-fn market() -> Vec<Symbol> {
+pub fn market() -> Vec<Symbol> {
     let end = MAR + 4 * DAY;
     let spans = [
         ("AUSDT", JAN, end),
@@ -48,7 +48,7 @@ fn market() -> Vec<Symbol> {
 
 /// `symbols` as the archive has them: monthly files for January (a header, ms) and
 /// February (no header, ms), daily files for March (a header, µs), monthly funding files.
-fn write_archive(root: &Path, symbols: &[Symbol]) {
+pub fn write_archive(root: &Path, symbols: &[Symbol]) {
     let months = [
         ("2024-01", JAN, FEB, MS),
         ("2024-02", FEB, MAR, Style::default()),
@@ -111,7 +111,7 @@ fn write_direct(dir: &Path, symbols: &[Symbol]) {
     write_history_meta(dir, &records, end);
 }
 
-fn backtest(home: &Path, history: &Path) -> serde_json::Value {
+pub fn backtest(home: &Path, history: &Path) -> serde_json::Value {
     let config = home.join("backtest.toml");
     std::fs::write(
         &config,

@@ -261,3 +261,106 @@ fn a_first_candle_that_cannot_be_read_fails_like_its_candles_and_is_asked_again(
     assert_eq!(s.asked(before), [broken]);
 }
 
+/// exchangeInfo as the exchange gives it today: every symbol listed in 2020, which is
+/// wrong for EUSDT, whose candles begin on 2024-01-10.
+fn wrong_onboard_dates(path: &std::path::Path) {
+    let records: Vec<serde_json::Value> = ["AUSDT", "BUSDT", "CUSDT", "DUSDT", "EUSDT"]
+        .iter()
+        .map(|symbol| {
+            serde_json::json!({"symbol": symbol, "contractType": "PERPETUAL", "status": "TRADING",
+                "quoteAsset": "USDT", "marginAsset": "USDT", "deliveryDate": 4_133_404_800_000_i64,
+                "onboardDate": 1_600_000_000_000_i64})
+        })
+        .collect();
+    let body = serde_json::json!({"rateLimits": [], "symbols": records});
+    std::fs::write(path, body.to_string()).unwrap();
+}
+
+/// Each symbol's `firstCandle` in a history's records.
+fn first_candles(history: &std::path::Path) -> Vec<(String, Option<i64>)> {
+    let body = std::fs::read(history.join("exchangeInfo.json")).unwrap();
+    let records: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    records["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["symbol"].as_str().unwrap().to_owned(),
+                r["firstCandle"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+/// The first step of a `backtest --json` at which `symbol` is eligible.
+fn first_eligible(report: &serde_json::Value, symbol: &str) -> i64 {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| {
+            step["eligible"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e[0] == symbol)
+        })
+        .unwrap_or_else(|| panic!("{symbol} is never eligible"))["time"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn a_history_counts_age_from_its_first_candle_only_where_that_is_a_listing() {
+    use crate::import::{backtest, market, write_archive};
+    use crate::support::archive::JAN;
+    use crate::support::path;
+
+    let home = tempfile::tempdir().unwrap();
+    let (root, info) = (home.path().join("archive"), home.path().join("info.json"));
+    write_archive(&root, &market());
+    wrong_onboard_dates(&info);
+    let import = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["history", "import", path(&root), "--out", path(out)];
+        args.extend_from_slice(&["--exchange-info", path(&info)]);
+        args.extend_from_slice(extra);
+        universe(home.path(), &args).assert_code(0);
+    };
+    let whole = home.path().join("whole");
+    import(&whole, &[]);
+    // EUSDT's archive begins mid-January: a listing. The others' begin where the archive
+    // does (2024-01-01T00:00), which says nothing of when they were listed.
+    let listed = JAN + 9 * DAY;
+    assert_eq!(
+        first_candles(&whole),
+        [
+            ("AUSDT".to_owned(), None),
+            ("BUSDT".to_owned(), None),
+            ("CUSDT".to_owned(), None),
+            ("DUSDT".to_owned(), None),
+            ("EUSDT".to_owned(), Some(listed)),
+        ]
+    );
+    // the backtest's age filter (5.5 days here) counts from it, not from 2020
+    let min_age = 5 * DAY + DAY / 2;
+    let counted = first_eligible(&backtest(home.path(), &whole), "EUSDT");
+    assert!(counted >= listed + min_age, "{counted}");
+    // the same folder without the field is a recording's: onboardDate alone, so EUSDT is
+    // eligible as soon as its windows are full (4 days), which shows the field is read
+    let body = std::fs::read_to_string(whole.join("exchangeInfo.json")).unwrap();
+    let stripped = body.replace(&format!("\"firstCandle\": {listed}"), "\"note\": 0");
+    assert_ne!(stripped, body);
+    std::fs::write(whole.join("exchangeInfo.json"), stripped).unwrap();
+    let by_onboard = first_eligible(&backtest(home.path(), &whole), "EUSDT");
+    assert!(by_onboard < listed + min_age, "{by_onboard}");
+
+    // an import from the 15th does not hold EUSDT's first candle: no listing is claimed
+    let later = home.path().join("later");
+    import(&later, &["--from", "2024-01-15"]);
+    assert!(
+        first_candles(&later)
+            .iter()
+            .all(|(_, first)| first.is_none())
+    );
+}

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::market::candles::{self, M15, WINDOW};
+use crate::market::listing::{FirstCandle, RECORD_FIELD};
 use crate::market::wire::{self, Book, SymbolInfo};
 use crate::market::{Candle, KLINES_LIMIT, MarketView, Overview};
 use rayon::prelude::*;
@@ -90,6 +91,36 @@ impl ArchiveError {
     }
 }
 
+/// `symbols` with the `firstCandle` their records in `body` say, where a record says its
+/// first candle is the symbol's listing (an import's records, see
+/// [`crate::history::import`]); the others are a recording's, judged by `onboardDate`.
+fn with_first_candles(
+    mut symbols: Vec<SymbolInfo>,
+    body: &[u8],
+) -> Result<Vec<SymbolInfo>, String> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut firsts = HashMap::new();
+    for record in value["symbols"].as_array().into_iter().flatten() {
+        let (Some(symbol), Some(first)) = (record["symbol"].as_str(), record.get(RECORD_FIELD))
+        else {
+            continue;
+        };
+        let first = first.as_i64().ok_or_else(|| {
+            format!(
+                "{}: {RECORD_FIELD} {first} is not a time in ms",
+                crate::output::printable(symbol)
+            )
+        })?;
+        firsts.insert(symbol, first);
+    }
+    for info in &mut symbols {
+        if let Some(&first) = firsts.get(info.symbol.as_str()) {
+            info.first_candle = FirstCandle::At(first);
+        }
+    }
+    Ok(symbols)
+}
+
 /// A history folder, read into memory.
 #[derive(Debug, Clone)]
 pub struct Archive {
@@ -121,6 +152,7 @@ impl Archive {
             .ok_or_else(|| in_meta(&"no server_time_ms"))?;
         let info = std::fs::read(&info_file).map_err(|e| in_info(&e))?;
         let exchange = wire::parse_exchange_info(&info).map_err(|e| in_info(&e))?;
+        let symbols = with_first_candles(exchange.symbols, &info).map_err(|e| in_info(&e))?;
         // the files are independent: read on every core, kept in name order
         let read: Vec<(String, PathBuf, Series)> = files(&at("klines"), "_15m.csv")?
             .into_par_iter()
@@ -151,7 +183,7 @@ impl Archive {
         Ok(Self {
             dir: dir.to_owned(),
             end,
-            symbols: exchange.symbols.into(),
+            symbols: symbols.into(),
             weight_limit: exchange.weight_limit,
             series,
             funding,

@@ -11,7 +11,7 @@
 //! and changes nothing else; a file Binance has since replaced is reported, and merged
 //! again only with `--replace-changed`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -130,8 +130,38 @@ pub fn import(archive: &Path, out: &Path, options: &Options) -> Result<Imported,
     for outcome in done {
         outcome.add_to(&mut imported, &mut manifest, &mut spans);
     }
-    finish(out, &spans, &manifest, options, &mut imported)?;
+    let listed = listings(&tree.files, &manifest, &spans);
+    finish(out, &spans, &listed, &manifest, options, &mut imported)?;
     Ok(imported)
+}
+
+/// The symbols whose first candle in the folder is their listing: the archive's first
+/// 15m file of the symbol was merged from its start, and its first candle is after that
+/// start. A first candle right at a file's start may be where the archive (or the user's
+/// download of it) begins, not where the symbol began: BTCUSDT's files start in 2020-01,
+/// months after its listing.
+fn listings(
+    files: &[tree::ArchiveFile],
+    manifest: &manifest::Manifest,
+    spans: &BTreeMap<String, (i64, i64)>,
+) -> BTreeSet<String> {
+    let mut starts: BTreeMap<&str, i64> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.kind == tree::Kind::Klines) {
+        let start = starts.entry(&file.symbol).or_insert(file.period.0);
+        *start = (*start).min(file.period.0);
+    }
+    spans
+        .iter()
+        .filter(|&(symbol, &(first, _))| {
+            starts.get(symbol.as_str()).is_some_and(|&start| {
+                first > start
+                    && manifest
+                        .of(symbol, tree::Kind::Klines)
+                        .any(|(_, entry)| entry.from_ms <= start)
+            })
+        })
+        .map(|(symbol, _)| symbol.clone())
+        .collect()
 }
 
 /// The manifest of `out` (empty for a new folder); a folder with candles but no manifest
@@ -193,6 +223,7 @@ fn wanted<'a>(
 fn finish(
     out: &Path,
     spans: &BTreeMap<String, (i64, i64)>,
+    listed: &BTreeSet<String>,
     manifest: &manifest::Manifest,
     options: &Options,
     imported: &mut Imported,
@@ -203,7 +234,7 @@ fn finish(
         Ok(body) => Known::parse(&body).map_err(|e| io(format!("{}: {e}", info_path.display())))?,
         Err(_) => Known::default(),
     };
-    let (info, derived) = records::exchange_info(spans, &options.exchange_info, &before);
+    let (info, derived) = records::exchange_info(spans, listed, &options.exchange_info, &before);
     imported.derived_records = derived;
     imported.symbols = spans.len();
     let end = spans

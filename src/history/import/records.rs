@@ -8,9 +8,11 @@
 //!   `derived`: a USDT perpetual by its name, listed at its first candle (its onboardDate),
 //!   gone after its last one. A backtest drops it there because its candles stop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
+
+use crate::market::listing::RECORD_FIELD;
 
 /// The delivery date of a perpetual: 2100-12-25.
 const NO_DELIVERY_MS: i64 = 4_133_404_800_000;
@@ -44,8 +46,13 @@ impl Known {
 /// last candle, ms), from `given` (`--exchange-info`) where it knows a symbol, else from
 /// `before` (the folder's own, unless it was derived from the archive), else derived.
 /// Also the symbols whose records were derived or restated.
+///
+/// A record says `firstCandle` (ours, not Binance's) where the history's first candle is
+/// the symbol's listing: the symbols `listed`, and every record derived from the archive.
+/// A backtest's age filter then counts from the later of it and `onboardDate`.
 pub fn exchange_info(
     spans: &BTreeMap<String, (i64, i64)>,
+    listed: &BTreeSet<String>,
     given: &Known,
     before: &Known,
 ) -> (Value, Vec<String>) {
@@ -57,10 +64,16 @@ pub fn exchange_info(
                 .as_str()
                 .is_none_or(|d| !d.starts_with(FROM_ARCHIVE))
         });
-        let record = match given.records.get(symbol).or(earlier) {
-            Some(known) => as_while_trading(known),
-            None => from_archive(symbol, first, last),
+        let (mut record, derived_here) = match given.records.get(symbol).or(earlier) {
+            Some(known) => (as_while_trading(known), false),
+            None => (from_archive(symbol, first, last), true),
         };
+        if let Some(fields) = record.as_object_mut() {
+            fields.remove(RECORD_FIELD);
+            if derived_here || listed.contains(symbol) {
+                fields.insert(RECORD_FIELD.into(), json!(first));
+            }
+        }
         if record.get("derived").is_some() {
             derived.push(symbol.clone());
         }
@@ -144,7 +157,7 @@ mod tests {
         .into_iter()
         .map(|(s, span)| (s.to_owned(), span))
         .collect();
-        let (body, derived) = exchange_info(&spans, &given, &Known::default());
+        let (body, derived) = exchange_info(&spans, &BTreeSet::new(), &given, &Known::default());
         assert_eq!(derived, ["BUSDT", "CUSDT"]);
         let records = body["symbols"].as_array().unwrap();
         assert_eq!(records[0], trading);
@@ -168,8 +181,19 @@ mod tests {
         let before = Known::parse(body.to_string().as_bytes()).unwrap();
         let mut later = spans.clone();
         later.insert("CUSDT".into(), (900_000, 2_700_000));
-        let (again, _) = exchange_info(&later, &Known::default(), &before);
+        let (again, _) = exchange_info(&later, &BTreeSet::new(), &Known::default(), &before);
         assert_eq!(again["symbols"][1], body["symbols"][1]);
         assert_ne!(again["symbols"][2], body["symbols"][2]);
+        // the first candle is a listing where the import says so, and always where the
+        // record was derived from the archive; a field the given file carried is not kept
+        let mut stale = trading.clone();
+        stale["firstCandle"] = json!(7);
+        let listed: BTreeSet<String> = ["BUSDT".to_owned()].into();
+        let (marked, _) = exchange_info(&spans, &listed, &known(&[stale]), &Known::default());
+        let first = |i: usize| marked["symbols"][i].get(RECORD_FIELD).cloned();
+        assert_eq!(
+            [first(0), first(1), first(2)],
+            [None, Some(json!(0)), Some(json!(900_000))]
+        );
     }
 }
