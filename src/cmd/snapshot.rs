@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::exit::ExitCode;
 use crate::market::Source as _;
 use crate::market::client::Client;
+use crate::market::listing::{ListingFrom, Unknown};
 use crate::market::snapshot::Recorder;
 use crate::progress::Progress;
 use crate::settings::Settings;
@@ -19,10 +20,12 @@ pub fn run(settings: &Settings, out: &std::path::Path) -> anyhow::Result<ExitCod
     let started = Instant::now();
     let mut recorder = Recorder::create(Client::new(&settings.client, started), out)
         .map_err(anyhow::Error::msg)?;
-    // a snapshot records whatever the market gives; judging it is for the replay
+    // a snapshot records whatever the market gives; judging it is for the replay, which
+    // cannot ask where listings begin, so neither does the recording (one file a symbol)
     let recording = Settings {
         min_symbols: 0,
         max_data_age: None,
+        listing_from: ListingFrom::OnboardDate(Unknown::Recording),
         ..settings.clone()
     };
     let reading = crate::pipeline::reading(&recording, None, crate::clock::now_epoch());
