@@ -95,12 +95,12 @@ pub fn gather(
         asked: &ask,
         answers: first_candles,
     };
-    let mut symbols = overview.symbols.to_vec();
     if let Ok((known, cache)) = &mut listings {
+        let mut symbols = overview.symbols.to_vec();
         let added = learned.apply(&mut symbols, known, &requested, &mut results);
         known.keep(cache, added);
+        overview.symbols = symbols.into();
     }
-    overview.symbols = symbols.into();
     let fetched = Fetched {
         candles: picked.into_iter().zip(results).collect(),
         cache_hits,
