@@ -138,12 +138,10 @@ fn a_first_candle_later_than_onboard_date_makes_a_symbol_new_and_is_asked_once()
     );
     let (reason, detail) = excluded(&report, LATE);
     assert_eq!(reason, "too_new");
-    let first = s.exchange.market.lock().unwrap().listing_mut(LATE).candles[0].0;
-    let by_first = format!(
-        "by its first candle {}Z, later than its onboardDate",
-        rfc3339(first)
+    assert!(
+        detail.ends_with(", by its first candle (later than its onboardDate) (needs ≥ 30 days)"),
+        "{detail}"
     );
-    assert!(detail.contains(&by_first), "{detail}");
     assert!(!universe_of(&report).contains(&LATE.to_owned()));
     let kept = std::fs::read_to_string(s.listings()).unwrap();
     assert_eq!(kept.lines().count(), picked.len() + 1, "{kept}");
@@ -172,7 +170,13 @@ fn a_first_candle_later_than_onboard_date_makes_a_symbol_new_and_is_asked_once()
         )
         .assert_code(0)
         .json();
-    assert!(age_seen(&explained, LATE).contains("by its first candle"));
+    let first = s.exchange.market.lock().unwrap().listing_mut(LATE).candles[0].0;
+    let seen = age_seen(&explained, LATE);
+    let dates = format!("; first candle {}Z, onboardDate ", rfc3339(first));
+    assert!(
+        seen.contains("by its first candle") && seen.contains(&dates),
+        "{seen}"
+    );
     assert!(age_seen(&explained, "S00USDT").contains("by its first candle"));
     let no_cache = s.run(
         "explain",
@@ -180,7 +184,7 @@ fn a_first_candle_later_than_onboard_date_makes_a_symbol_new_and_is_asked_once()
     );
     let seen = age_seen(&no_cache.assert_code(0).json(), LATE);
     assert!(
-        seen.starts_with("listed 365.00 days ago, by its onboardDate "),
+        seen.starts_with("listed 365.00 days ago, by its onboardDate; onboardDate "),
         "{seen}"
     );
     assert!(

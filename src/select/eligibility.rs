@@ -255,8 +255,8 @@ pub fn checks(info: &SymbolInfo, overview: &Overview, rules: &Rules<'_>) -> Vec<
         .filter_map(|name| {
             let pass = seen.passes(name)?;
             let (mut words, threshold) = seen.words(name);
-            if let (CheckKind::Age, Some(note)) = (name, seen.listing_note()) {
-                words = format!("{words}; {note}");
+            if name == CheckKind::Age {
+                words = format!("{words}; {}", seen.listing_note());
             }
             Some(Check {
                 name: name.as_str(),

@@ -133,13 +133,13 @@ fn the_age_counts_from_the_later_of_onboard_date_and_the_first_candle() {
     assert_eq!(excluded[0].reason, Reason::TooNew);
     assert_eq!(
         excluded[0].detail,
-        "listed 29.00 days ago, by its first candle 1970-03-13T00:00:00Z, later than its onboardDate 1970-01-01T00:00:00Z (needs ≥ 30 days)"
+        "listed 29.00 days ago, by its first candle (later than its onboardDate) (needs ≥ 30 days)"
     );
     assert_eq!(
         age(late),
         (
             false,
-            "listed 29.00 days ago, by its first candle 1970-03-13T00:00:00Z, later than its onboardDate 1970-01-01T00:00:00Z".into()
+            "listed 29.00 days ago, by its first candle (later than its onboardDate); first candle 1970-03-13T00:00:00Z, onboardDate 1970-01-01T00:00:00Z".into()
         )
     );
     // a first candle before onboardDate (a re-listing) leaves onboardDate in charge
@@ -151,7 +151,7 @@ fn the_age_counts_from_the_later_of_onboard_date_and_the_first_candle() {
         age(early),
         (
             true,
-            "listed 40.00 days ago, by its onboardDate 1970-03-02T00:00:00Z; its first candle, 1970-01-11T00:00:00Z, is not later".into()
+            "listed 40.00 days ago, by its onboardDate; onboardDate 1970-03-02T00:00:00Z, first candle 1970-01-11T00:00:00Z (not later)".into()
         )
     );
     let unknown = with(&|i| i.first_candle = FirstCandle::Unknown(Unknown::NoCache));
@@ -159,7 +159,7 @@ fn the_age_counts_from_the_later_of_onboard_date_and_the_first_candle() {
         age(unknown),
         (
             true,
-            "listed 100.00 days ago, by its onboardDate 1970-01-01T00:00:00Z; first candle not known: no candle cache to keep it in (--no-cache)".into()
+            "listed 100.00 days ago, by its onboardDate; onboardDate 1970-01-01T00:00:00Z; first candle not known: no candle cache to keep it in (--no-cache)".into()
         )
     );
 }

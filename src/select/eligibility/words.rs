@@ -71,27 +71,36 @@ impl Seen<'_> {
         }
     }
 
-    /// Which listing time the age is counted from.
-    fn listed_by(&self) -> String {
-        let info = self.info;
-        let onboard = format!("onboardDate {}", when(info.onboard_date));
-        match info.first_candle {
-            FirstCandle::At(first) if first > info.onboard_date => {
-                format!("its first candle {}, later than its {onboard}", when(first))
-            }
-            _ => format!("its {onboard}"),
+    /// Which listing time the age is counted from. Static words: a backtest puts a
+    /// too-new symbol's exclusion into words at every step.
+    fn listed_by(&self) -> &'static str {
+        if self.first_candle_later() {
+            "its first candle (later than its onboardDate)"
+        } else {
+            "its onboardDate"
         }
     }
 
-    /// For `explain`: what is known of the first candle, when the age is not counted from
-    /// it.
-    pub(super) fn listing_note(&self) -> Option<String> {
+    fn first_candle_later(&self) -> bool {
+        matches!(self.info.first_candle, FirstCandle::At(first) if first > self.info.onboard_date)
+    }
+
+    /// For `explain`: both times, or why the first candle is not known.
+    pub(super) fn listing_note(&self) -> String {
+        let onboard = when(self.info.onboard_date);
         match self.info.first_candle {
-            FirstCandle::At(first) if first > self.info.onboard_date => None,
-            FirstCandle::At(first) => {
-                Some(format!("its first candle, {}, is not later", when(first)))
+            FirstCandle::At(first) if self.first_candle_later() => {
+                format!("first candle {}, onboardDate {onboard}", when(first))
             }
-            FirstCandle::Unknown(why) => Some(format!("first candle not known: {why}")),
+            FirstCandle::At(first) => {
+                format!(
+                    "onboardDate {onboard}, first candle {} (not later)",
+                    when(first)
+                )
+            }
+            FirstCandle::Unknown(why) => {
+                format!("onboardDate {onboard}; first candle not known: {why}")
+            }
         }
     }
 
